@@ -1,6 +1,6 @@
 /**
  * Every numeric limit and timeout of the protocol, in one place, with units in the names.
- * Values are those of the Rust reference (see spec/limits.md for the table and citations).
+ * Values are those of the Rust reference (see spec/14-limits.md for the table and citations).
  *
  * @module
  */
@@ -24,7 +24,7 @@ export const LENGTH_PREFIX_BYTES = 4;
 export const MAX_CBOR_NESTING_DEPTH = 64;
 export const MAX_CBOR_MAP_PAIRS = 1024;
 export const MAX_CBOR_MAP_KEY_BYTES = 64;
-/** Strings under the keys `type` and `compression` (and `status`, `code`, `severity`). */
+/** Strings under the keys `type` and `compression`. */
 export const MAX_TAG_STRING_BYTES = 64;
 /** path, name, auth_token, message, details, worker_build, query. */
 export const MAX_SMALL_STRING_BYTES = 16 * KiB;
@@ -34,6 +34,11 @@ export const MAX_ARRAY_ITEMS = 1_000_000;
 export const MAX_FILES_PER_MESSAGE = 100_000;
 export const MAX_DIAGNOSTICS_PER_MESSAGE = 100_000;
 export const MAX_SUPPORTED_COMPRESSION_ITEMS = 32;
+/**
+ * Cap on arrays under the key `items` (a legacy v2 key the reference validator still caps, with
+ * ≥ MIN_BYTES_PER_LARGE_ARRAY_ITEM bytes per item; validate_cbor.rs). Added by the codec. [CBOR-9]
+ */
+export const MAX_LEGACY_SEARCH_ITEMS = 10_000;
 /** Minimum encoded bytes per item assumed for `files` / `diagnostics` arrays when checking declared lengths. */
 export const MIN_BYTES_PER_LARGE_ARRAY_ITEM = 8;
 
@@ -56,6 +61,14 @@ export const HANDSHAKE_TIMEOUT_MS = 5_000;
 export const MISSING_HANDLER_WAIT_MS = 500;
 export const MAX_BUFFERED_NOTIFICATIONS = 16;
 export const WRITE_QUEUE_MAX_FRAMES = 256;
+
+// --- transports and reference peers (src/transport, src/peers) ---
+/** Default limit on opening a transport stream, TLS handshake included. */
+export const TRANSPORT_CONNECT_TIMEOUT_MS = 10_000;
+/** nova-worker sleeps this long after answering Shutdown before it closes (worker:229-233). */
+export const WORKER_SHUTDOWN_LINGER_MS = 50;
+/** nova-router waits this long for a Shutdown response before closing (router:73). */
+export const ROUTER_SHUTDOWN_WAIT_MS = 2_000;
 
 /** Limits a decoder applies to one frame's CBOR. */
 export interface DecodeLimits {
