@@ -41,7 +41,9 @@ export const ErrorCodes = {
   MESSAGE_TOO_LARGE: 'MESSAGE_TOO_LARGE',
 
   // --- schema (well-formed CBOR that is not a valid message) ---
+  /** A required field is missing (or a fixed-length array is too short). [MSG-1] */
   SCHEMA_MISSING_FIELD: 'SCHEMA_MISSING_FIELD',
+  /** A field has the wrong type (in the JSON view also: an unexpected key). */
   SCHEMA_WRONG_TYPE: 'SCHEMA_WRONG_TYPE',
   /** An integer outside its field's range (u32 / u64). */
   SCHEMA_INT_RANGE: 'SCHEMA_INT_RANGE',
@@ -53,6 +55,7 @@ export const ErrorCodes = {
   SCHEMA_MISSING_BODY: 'SCHEMA_MISSING_BODY',
 
   // --- packets, compression, chunking ---
+  /** A packet's data, a reassembled packet or a decompressed payload exceeds the negotiated max_packet_len. [DATA-4, CHK-7, CMP-4] */
   PACKET_TOO_LARGE: 'PACKET_TOO_LARGE',
   /** A compression that was not negotiated, or `unknown`. */
   COMPRESSION_UNSUPPORTED: 'COMPRESSION_UNSUPPORTED',
@@ -60,13 +63,19 @@ export const ErrorCodes = {
   COMPRESSION_UNAVAILABLE: 'COMPRESSION_UNAVAILABLE',
   /** Malformed compressed data or a checksum mismatch. */
   DECOMPRESSION_FAILED: 'DECOMPRESSION_FAILED',
+  /** A PacketChunk arrived although chunking was not negotiated. [CHK-2] */
   CHUNKING_NOT_NEGOTIATED: 'CHUNKING_NOT_NEGOTIATED',
+  /** The chunks of one request id are not numbered 0, 1, 2, … without gaps. [CHK-3] */
   CHUNK_SEQ_MISMATCH: 'CHUNK_SEQ_MISMATCH',
+  /** The chunks of one request id do not all carry the same compression. [CHK-4] */
   CHUNK_COMPRESSION_CHANGED: 'CHUNK_COMPRESSION_CHANGED',
+  /** More chunked packets under reassembly at once than the limit allows. [CHK-5] */
   TOO_MANY_CHUNK_STREAMS: 'TOO_MANY_CHUNK_STREAMS',
+  /** The bytes buffered across all reassemblies exceed the limit. [CHK-6] */
   REASSEMBLY_LIMIT_EXCEEDED: 'REASSEMBLY_LIMIT_EXCEEDED',
 
   // --- handshake and negotiation ---
+  /** The handshake did not complete within its timeout. [HS-6] */
   HANDSHAKE_TIMEOUT: 'HANDSHAKE_TIMEOUT',
   /** The first frame was not the one the handshake requires (e.g. not a Hello). */
   HANDSHAKE_UNEXPECTED_FRAME: 'HANDSHAKE_UNEXPECTED_FRAME',
@@ -78,8 +87,11 @@ export const ErrorCodes = {
   HANDSHAKE_FAILED: 'HANDSHAKE_FAILED',
 
   // --- data plane ---
+  /** A packet or chunk carries the reserved request id 0. [ID-2] */
   REQUEST_ID_ZERO: 'REQUEST_ID_ZERO',
+  /** An incoming request id has the wrong parity for its sender (router ids are even, worker ids odd). [ID-3] */
   REQUEST_ID_PARITY: 'REQUEST_ID_PARITY',
+  /** An incoming request reuses an id that is still in flight. [ID-4] */
   REQUEST_ID_DUPLICATE: 'REQUEST_ID_DUPLICATE',
   /** A frame that is not allowed in the current connection state (e.g. a second Hello). */
   UNEXPECTED_FRAME: 'UNEXPECTED_FRAME',
@@ -87,16 +99,23 @@ export const ErrorCodes = {
   UNEXPECTED_RESPONSE: 'UNEXPECTED_RESPONSE',
   /** The remote side answered a call with an RpcError (see `details.rpcCode`). */
   REMOTE_ERROR: 'REMOTE_ERROR',
+  /** The call was cancelled: aborted locally through its AbortSignal, or answered by the peer with the cancelled error. */
   CANCELLED: 'CANCELLED',
+  /** A local deadline expired (a call timeout, a connect timeout). */
   TIMEOUT: 'TIMEOUT',
+  /** The connection closed while the operation was pending; pending calls fail with this code unless an earlier error closed it. */
   CONNECTION_CLOSED: 'CONNECTION_CLOSED',
 
   // --- local ---
   /** A value handed to an encoder is not a valid message (wrong type, out-of-range integer). */
   ENCODE_INVALID_VALUE: 'ENCODE_INVALID_VALUE',
+  /** Invalid local configuration or API use (for example a limit outside its range). */
   CONFIG_INVALID: 'CONFIG_INVALID',
+  /** An address that is not `unix:/abs/path`, `tcp:host:port`, `tcp+tls:host:port` or `pipe:name`. [TRN-1] */
   ADDRESS_INVALID: 'ADDRESS_INVALID',
+  /** Plaintext TCP carrying an auth token, or to a non-loopback host, without the explicit opt-in. [TRN-2] */
   INSECURE_TRANSPORT_REFUSED: 'INSECURE_TRANSPORT_REFUSED',
+  /** The socket or TLS layer failed (refused, reset, certificate rejected). */
   TRANSPORT_ERROR: 'TRANSPORT_ERROR',
 } as const;
 
