@@ -61,6 +61,10 @@ export const HANDSHAKE_TIMEOUT_MS = 5_000;
 export const MISSING_HANDLER_WAIT_MS = 500;
 export const MAX_BUFFERED_NOTIFICATIONS = 16;
 export const WRITE_QUEUE_MAX_FRAMES = 256;
+/** Bytes a stream may buffer before the engine queues frames instead of writing (then bounded by WRITE_QUEUE_MAX_FRAMES). Engine choice. */
+export const WRITE_BUFFER_HIGH_WATER_BYTES = 1024 * 1024;
+/** A local graceful close() flushes queued frames for at most this long, then destroys the stream (a peer that stops reading cannot hang close()). Engine choice, not from the reference. */
+export const GRACEFUL_CLOSE_TIMEOUT_MS = 2_000;
 
 // --- transports and reference peers (src/transport, src/peers) ---
 /** Default limit on opening a transport stream, TLS handshake included. */
@@ -69,6 +73,12 @@ export const TRANSPORT_CONNECT_TIMEOUT_MS = 10_000;
 export const WORKER_SHUTDOWN_LINGER_MS = 50;
 /** nova-router waits this long for a Shutdown response before closing (router:73). */
 export const ROUTER_SHUTDOWN_WAIT_MS = 2_000;
+/** nova-router: connections beyond this are dropped silently (router:97-101). */
+export const ROUTER_MAX_CONNECTIONS = 1024;
+/** nova-router: handshakes in progress beyond this are dropped silently (router:69). */
+export const ROUTER_MAX_CONCURRENT_HANDSHAKES = 128;
+/** nova-router waits this long for a response to one of its requests (WORKER_RPC_READ_TIMEOUT, router:70-71). */
+export const ROUTER_CALL_TIMEOUT_MS = 600_000;
 
 /** Limits a decoder applies to one frame's CBOR. */
 export interface DecodeLimits {

@@ -1,0 +1,8 @@
+/**
+ * nova-conformance: specification, reference codec and conformance suite for nova remote RPC v3.
+ *
+ * @module
+ */
+export * from './wire/index.js';
+export * from './errors.js';
+export * from './limits.js';

@@ -1,0 +1,537 @@
+/**
+ * The reference router: a TypeScript nova-router on the engine's RpcConnection.
+ *
+ * Protocol behaviour mirrors nova-router (behaviours.md): the engine's handshake checks in the Rust
+ * order [HS-4], then admission by shard [HS-11] (configured shard list; unknown shard →
+ * invalid_request "unknown shard N"; busy shard → invalid_request "shard N already has a
+ * connected worker"), worker_id from a counter starting at 1, the router revision in the Welcome,
+ * a 5 s handshake timeout [HS-6], no request handler (worker-initiated requests are answered
+ * invalid_request "no request handler installed" after 500 ms by the engine), a notification
+ * handler that disconnects a worker whose CachedIndex names another shard, and the same on
+ * wrong-shard ShardIndex / WorkerStats responses.
+ *
+ * Driving it: {@link ReferenceRouterHandle.call} / {@link WorkerSession.call} from code, or the
+ * `default` script that runs a fixed session against every worker that connects.
+ *
+ * @module
+ */
+import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
+import {
+  DEFAULT_SUPPORTED_VERSIONS,
+  RpcConnection,
+  defaultCapabilities,
+  routerHandshake,
+  type AdmissionDecision,
+  type CallOptions,
+  type NotificationHandler,
+  type RouterHandshakeOptions,
+} from '../engine/connection.js';
+import { negotiateHello, sanitizeCapabilities, checkOwnCapabilities } from '../engine/negotiation.js';
+import { ErrorCodes, ProtocolError, isProtocolError } from '../errors.js';
+import {
+  HANDSHAKE_TIMEOUT_MS,
+  HARD_MAX_MESSAGE_BYTES,
+  ROUTER_CALL_TIMEOUT_MS,
+  ROUTER_MAX_CONCURRENT_HANDSHAKES,
+  ROUTER_MAX_CONNECTIONS,
+  ROUTER_SHUTDOWN_WAIT_MS,
+} from '../limits.js';
+import { needsShim, wrapWithShim } from './receive-shim.js';
+import { listenTransport, type Listener, type TlsOptions, type TransportSocket } from '../transport/index.js';
+import { decodeWireFrame, encodeWireFrame, zstdAvailable } from '../wire/index.js';
+import type { Capabilities, HandshakeReject, Request, Response, RouterWelcome, SupportedVersions, WorkerHello } from '../wire/model.js';
+import {
+  buildCapabilities,
+  buildVersions,
+  loadAuthToken,
+  prefixFrame,
+  readOneFrame,
+  type AuthTokenSource,
+  type PeerCapabilityOptions,
+} from './common.js';
+import { adjustOwnCapabilities, engineEventHandler, engineHooksFor, mutateWelcomeFor, runAfterWelcomeFaults } from './fault-actions.js';
+import { resolveFaults } from './faults.js';
+import { createLogger, type PeerEvent, type PeerLogger } from './log.js';
+
+export type RouterScript = 'none' | 'default';
+
+export interface ReferenceRouterOptions extends PeerCapabilityOptions, AuthTokenSource, TlsOptions {
+  /** Listen address (see parseAddress); `tcp:127.0.0.1:0` picks a free port. */
+  listen: string;
+  /** Shards that may connect. Default [0]. */
+  shards?: readonly number[];
+  /**
+   * [SEC-4] mTLS only: shard id -> client certificate names (subject CN or DNS SAN) allowed to serve it.
+   * When set, a worker without a verified certificate naming an allowed identity is rejected
+   * unauthorized "shard authorization failed".
+   */
+  shardAllowlist?: Readonly<Record<number, readonly string[]>>;
+  /** Router revision sent in every Welcome. Default 0. */
+  revision?: bigint;
+  allowInsecureTcp?: boolean;
+  /** Handshake timeout; default 5000 ms [HS-6]. */
+  handshakeTimeoutMs?: number;
+  /** Per-call timeout for calls made through the handle. Default 10 min. */
+  callTimeoutMs?: number;
+  /** Session script run against each connecting worker. Default 'none'. */
+  script?: RouterScript;
+  faults?: readonly string[];
+  log?: ((line: string) => void) | null;
+  onEvent?: (e: PeerEvent) => void;
+  maxEvents?: number;
+}
+
+export interface ScriptStep {
+  request: Request['type'];
+  ok: boolean;
+  /** Our own summary: response type, or the error code. Never peer text. */
+  result: string;
+}
+export interface ScriptResult {
+  ok: boolean;
+  steps: ScriptStep[];
+}
+
+export interface WorkerSession {
+  readonly shardId: number;
+  readonly workerId: number;
+  readonly connection: RpcConnection;
+  readonly welcome: RouterWelcome;
+  /** Resolves when the session's connection closes (the error, or null). */
+  readonly closed: Promise<ProtocolError | null>;
+  /** The default script's outcome, when a script runs. */
+  script: Promise<ScriptResult> | null;
+  call(request: Request, opts?: CallOptions): Promise<Response>;
+  /** Shutdown RPC, waited ≤ 2 s, then close (router:1357-1372). */
+  shutdown(): Promise<void>;
+}
+
+export interface ReferenceRouterHandle {
+  readonly address: string;
+  readonly events: readonly PeerEvent[];
+  sessions(): WorkerSession[];
+  /** Resolves with the session of `shardId` once a worker for it completed its handshake. */
+  waitForWorker(shardId: number, timeoutMs?: number): Promise<WorkerSession>;
+  call(shardId: number, request: Request, opts?: CallOptions): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** Faults that need a router handshake the engine helper does not offer. */
+const CUSTOM_HANDSHAKE_FAULTS = ['router-ignores-zero-limits', 'router-wrong-check-order', 'router-no-reject', 'router-silent-handshake', 'router-stall-mid-frame'];
+
+export const DEFAULT_SCRIPT_FILES = [
+  { path: 'src/Main.java', text: 'class Main {\n  // ERROR: not really\n}\n' },
+  { path: 'src/Util.java', text: 'class Util {\n  static class Inner {}\n  // WARN: nested\n}\n' },
+];
+
+export async function startReferenceRouter(opts: ReferenceRouterOptions): Promise<ReferenceRouterHandle> {
+  const faults = resolveFaults(opts.faults ?? [], 'router');
+  const token = loadAuthToken(opts);
+  const events: PeerEvent[] = [];
+  const maxEvents = opts.maxEvents ?? 10_000;
+  const logger = createLogger({
+    role: 'router',
+    sink: opts.log,
+    secrets: token ? [token] : [],
+    onEvent: (e) => {
+      events.push(e);
+      if (events.length > maxEvents) events.shift();
+      opts.onEvent?.(e);
+    },
+  });
+  const shards = new Set(opts.shards ?? [0]);
+  const revision = opts.revision ?? 0n;
+  const capabilities = adjustOwnCapabilities(buildCapabilities(opts, defaultCapabilities()), faults, 'router');
+  const supportedVersions = buildVersions(opts, DEFAULT_SUPPORTED_VERSIONS);
+  const callTimeoutMs = opts.callTimeoutMs ?? ROUTER_CALL_TIMEOUT_MS;
+  // [LIM-1] refuse our own zero limits at start-up rather than on the first connection.
+  checkOwnCapabilities(capabilities);
+
+  let nextWorkerId = 1;
+  /** shard -> session, or 'pending' while a handshake that was admitted finishes. */
+  const byShard = new Map<number, WorkerSession | 'pending'>();
+  const extraSessions = new Set<WorkerSession>(); // router-skips-admission: duplicates live here
+  const waiters = new Map<number, Array<(s: WorkerSession) => void>>();
+  let closing = false;
+  let handshaking = 0;
+
+  const admit = (hello: WorkerHello, clientCertNames: readonly string[] | null): AdmissionDecision => {
+    if (!faults.has('router-skips-admission')) {
+      // [HS-11] unknown shard / shard already served.
+      if (!shards.has(hello.shard_id)) return { accept: false, code: 'invalid_request', message: `unknown shard ${hello.shard_id}` };
+      if (byShard.has(hello.shard_id)) {
+        return { accept: false, code: 'invalid_request', message: `shard ${hello.shard_id} already has a connected worker` };
+      }
+      // [SEC-4] with an allowlist, the verified client certificate must name an allowed identity for the shard.
+      if (opts.shardAllowlist !== undefined) {
+        const allowed = opts.shardAllowlist[hello.shard_id] ?? [];
+        if (clientCertNames === null || !clientCertNames.some((n) => allowed.includes(n))) {
+          return { accept: false, code: 'unauthorized', message: 'shard authorization failed' };
+        }
+      }
+    }
+    if (!byShard.has(hello.shard_id)) byShard.set(hello.shard_id, 'pending');
+    return { accept: true, workerId: nextWorkerId++, revision };
+  };
+
+  const tokenForEngine = faults.has('router-accepts-bad-token') || faults.has('router-echoes-token-in-reject') ? null : token;
+  const admitWithFaultyAuth = (hello: WorkerHello, clientCertNames: readonly string[] | null): AdmissionDecision => {
+    if (token !== null && faults.has('router-echoes-token-in-reject') && hello.auth_token !== token) {
+      // [SEC-2] violated on purpose: the Reject carries the token the worker sent.
+      // Logs stay clean even here: the token the worker sent is redacted from our log lines [SEC-2].
+      if (hello.auth_token) logger.addSecret(hello.auth_token);
+      logger.log('fault_injected', { fault: 'router-echoes-token-in-reject' });
+      return { accept: false, code: 'unauthorized', message: `authentication failed for token ${hello.auth_token ?? ''}` };
+    }
+    if (token !== null && faults.has('router-accepts-bad-token') && hello.auth_token !== token) {
+      logger.log('fault_injected', { fault: 'router-accepts-bad-token' });
+    }
+    return admit(hello, clientCertNames);
+  };
+
+  const notificationHandlerFor = (shardId: number): NotificationHandler => (n, ctx) => {
+    if (n.type === 'cached_index' && n.body.shard_id !== shardId) {
+      // nova-router disconnects a worker whose CachedIndex names another shard (router:2013-2048).
+      logger.log('wrong_shard_notification', { shardId, id: ctx.id });
+      void ctx.connection.close(new ProtocolError(ErrorCodes.UNEXPECTED_RESPONSE, 'cached index for another shard', { details: { shardId } }));
+    } else if (n.type === 'cached_index') {
+      logger.log('cached_index', { shardId, symbols: n.body.symbols.length, revision: n.body.revision });
+    }
+  };
+
+  const makeSession = (connection: RpcConnection, welcome: RouterWelcome): WorkerSession => {
+    const shardId = welcome.shard_id;
+    const session: WorkerSession = {
+      shardId,
+      workerId: welcome.worker_id,
+      connection,
+      welcome,
+      closed: connection.closed,
+      script: null,
+      async call(request, callOpts = {}) {
+        const response = await connection.call(request, { timeoutMs: callTimeoutMs, ...callOpts });
+        const rs = response.type === 'shard_index' || response.type === 'worker_stats' ? response.body.shard_id : shardId;
+        if (rs !== shardId) {
+          // nova-router drops a worker that answers for another shard (router:1122-1128, 1229-1258).
+          logger.log('wrong_shard_response', { shardId, responseType: response.type });
+          await connection.close(new ProtocolError(ErrorCodes.UNEXPECTED_RESPONSE, 'response for another shard', { details: { shardId } }));
+          throw new ProtocolError(ErrorCodes.UNEXPECTED_RESPONSE, 'response for another shard', { details: { shardId } });
+        }
+        return response;
+      },
+      async shutdown() {
+        try {
+          await session.call({ type: 'shutdown' }, { timeoutMs: ROUTER_SHUTDOWN_WAIT_MS });
+        } catch {
+          // best effort, like nova-router
+        }
+        await connection.close();
+      },
+    };
+    return session;
+  };
+
+  const register = (session: WorkerSession): void => {
+    const cur = byShard.get(session.shardId);
+    if (cur === 'pending' || cur === undefined) byShard.set(session.shardId, session);
+    else extraSessions.add(session);
+    void session.closed.then((e) => {
+      logger.log('worker_disconnected', { shardId: session.shardId, workerId: session.workerId, code: e?.code ?? null, rule: e?.rule ?? null });
+      if (byShard.get(session.shardId) === session) byShard.delete(session.shardId);
+      extraSessions.delete(session);
+    });
+    logger.log('worker_connected', { shardId: session.shardId, workerId: session.workerId });
+    for (const w of waiters.get(session.shardId) ?? []) w(session);
+    waiters.delete(session.shardId);
+    if (opts.script === 'default') session.script = runDefaultScript(session, logger);
+  };
+
+  const onSocket = (socket: TransportSocket): void => {
+    socket.on('error', () => undefined);
+    if (closing || listener.connections.size > ROUTER_MAX_CONNECTIONS || handshaking >= ROUTER_MAX_CONCURRENT_HANDSHAKES) {
+      logger.log('connection_dropped', { connections: listener.connections.size, handshaking });
+      socket.destroy();
+      return;
+    }
+    void handleConnection(socket);
+  };
+
+  const handleConnection = async (rawSocket: Duplex): Promise<void> => {
+    let conn: RpcConnection | null = null;
+    let admittedShard: number | null = null;
+    const hooks = engineHooksFor(faults, 'router');
+    const socket = needsShim(faults, 'router')
+      ? wrapWithShim(rawSocket, faults, 'router', hooks, logger, () => conn?.negotiated.capabilities.max_packet_len ?? HARD_MAX_MESSAGE_BYTES)
+      : rawSocket;
+    const hsOpts: RouterHandshakeOptions = {
+      authToken: tokenForEngine,
+      supportedVersions,
+      capabilities,
+      handshakeTimeoutMs: faults.has('router-handshake-no-timeout') ? 0 : (opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS),
+      admit: (hello) => {
+        const d = admitWithFaultyAuth(hello, clientCertNames(rawSocket));
+        if (d.accept) admittedShard = hello.shard_id;
+        // The Welcome faults need the worker's offer; install the mutation now.
+        const m = mutateWelcomeFor(faults, hello);
+        if (m) hooks.mutateWelcome = m;
+        return d;
+      },
+      onEvent: engineEventHandler(logger, faults, 'router', () => conn),
+      faultHooks: hooks,
+    };
+    try {
+      if (faults.has('router-speaks-before-hello')) {
+        // [HS-2] violated on purpose: a Welcome before any Hello was read.
+        logger.log('fault_injected', { fault: 'router-speaks-before-hello' });
+        const w: RouterWelcome = {
+          worker_id: nextWorkerId,
+          shard_id: 0,
+          revision,
+          chosen_version: supportedVersions.max,
+          chosen_capabilities: capabilities,
+        };
+        socket.write(prefixFrame(encodeWireFrame({ type: 'welcome', body: w })));
+      }
+      let result: { connection: RpcConnection; welcome: RouterWelcome } | null;
+      handshaking++;
+      try {
+        if (CUSTOM_HANDSHAKE_FAULTS.some((f) => faults.has(f))) {
+          result = await faultyRouterHandshake(socket, hsOpts, faults, logger, supportedVersions, capabilities);
+        } else {
+          const r = await routerHandshake(socket, hsOpts);
+          result = r.kind === 'welcome' ? { connection: r.connection, welcome: r.welcome } : null;
+          if (r.kind === 'reject') logger.log('worker_rejected', { code: r.reject.code, shardId: r.hello.shard_id });
+        }
+      } finally {
+        handshaking--;
+      }
+      if (!result) {
+        if (admittedShard !== null && byShard.get(admittedShard) === 'pending') byShard.delete(admittedShard);
+        return;
+      }
+      conn = result.connection;
+      conn.setNotificationHandler(notificationHandlerFor(result.welcome.shard_id));
+      // no request handler, like nova-router: the engine answers after 500 ms.
+      const session = makeSession(conn, result.welcome);
+      register(session);
+      await runAfterWelcomeFaults(conn, faults, 'router', logger, conn.hello).catch(() => undefined);
+    } catch (e) {
+      if (admittedShard !== null && byShard.get(admittedShard) === 'pending') byShard.delete(admittedShard);
+      const pe = isProtocolError(e) ? e : null;
+      logger.log('handshake_failed', { code: pe?.code ?? 'UNKNOWN', rule: pe?.rule ?? null });
+      socket.destroy();
+    }
+  };
+
+  const listener: Listener = await listenTransport(
+    opts.listen,
+    {
+      ...(opts.caFile !== undefined ? { caFile: opts.caFile } : {}),
+      ...(opts.certFile !== undefined ? { certFile: opts.certFile } : {}),
+      ...(opts.keyFile !== undefined ? { keyFile: opts.keyFile } : {}),
+      ...(opts.requireClientCert !== undefined ? { requireClientCert: opts.requireClientCert } : {}),
+      allowInsecureTcp: opts.allowInsecureTcp ?? false,
+      authTokenConfigured: token !== null,
+    },
+    onSocket,
+  );
+  logger.log('listening', { address: listener.address, shards: [...shards].join(','), hasAuthToken: token !== null, faults: [...faults].join(',') });
+
+  const allSessions = (): WorkerSession[] => [
+    ...[...byShard.values()].filter((s): s is WorkerSession => s !== 'pending'),
+    ...extraSessions,
+  ];
+
+  return {
+    address: listener.address,
+    events,
+    sessions: allSessions,
+    waitForWorker(shardId, timeoutMs = 20_000) {
+      const cur = byShard.get(shardId);
+      if (cur && cur !== 'pending') return Promise.resolve(cur);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new ProtocolError(ErrorCodes.TIMEOUT, 'no worker for the shard in time', { details: { shardId, timeoutMs } })), timeoutMs);
+        const list = waiters.get(shardId) ?? [];
+        list.push((s) => {
+          clearTimeout(t);
+          resolve(s);
+        });
+        waiters.set(shardId, list);
+      });
+    },
+    async call(shardId, request, callOpts) {
+      const s = byShard.get(shardId);
+      if (!s || s === 'pending') throw new ProtocolError(ErrorCodes.CONNECTION_CLOSED, 'no worker connected for the shard', { details: { shardId } });
+      return s.call(request, callOpts);
+    },
+    async close() {
+      closing = true;
+      await Promise.all(allSessions().map((s) => s.connection.close()));
+      await listener.close();
+      logger.log('closed', {});
+    },
+  };
+}
+
+/** Subject CN and DNS SANs of a verified TLS client certificate; null without one. */
+function clientCertNames(socket: Duplex): string[] | null {
+  if (!(socket instanceof TLSSocket) || !socket.authorized) return null;
+  const cert = socket.getPeerCertificate();
+  if (!cert || Object.keys(cert).length === 0) return null;
+  const names: string[] = [];
+  const cn = cert.subject?.CN;
+  if (typeof cn === 'string') names.push(cn);
+  else if (Array.isArray(cn)) names.push(...(cn as string[]));
+  for (const part of (cert.subjectaltname ?? '').split(',')) {
+    const m = /^\s*DNS:(.+)$/.exec(part);
+    if (m) names.push(m[1]!.trim());
+  }
+  return names;
+}
+
+/** Summarise a response by its type only (no peer text). */
+function describe(r: Response): string {
+  return r.type;
+}
+
+/** The `default` script: load, index, update, diagnostics, stats, shutdown — with sanity checks on the answers. */
+export async function runDefaultScript(session: WorkerSession, logger: PeerLogger): Promise<ScriptResult> {
+  const steps: ScriptStep[] = [];
+  const step = async (request: Request, check: (r: Response) => boolean): Promise<void> => {
+    try {
+      const r = await session.call(request);
+      const ok = check(r);
+      steps.push({ request: request.type, ok, result: describe(r) });
+      logger.log('script_step', { request: request.type, ok, response: describe(r) });
+    } catch (e) {
+      const code = isProtocolError(e) ? e.code : 'UNKNOWN';
+      steps.push({ request: request.type, ok: false, result: code });
+      logger.log('script_step', { request: request.type, ok: false, error: code });
+    }
+  };
+  const rev = session.welcome.revision + 1n;
+  await step({ type: 'load_files', revision: rev, files: DEFAULT_SCRIPT_FILES }, (r) => r.type === 'ack');
+  await step({ type: 'index_shard', revision: rev, files: DEFAULT_SCRIPT_FILES }, (r) =>
+    r.type === 'shard_index' && ['Inner', 'Main', 'Util'].every((n) => r.body.symbols.some((s) => s.name === n)));
+  await step({ type: 'update_file', revision: rev + 1n, file: { path: 'src/New.java', text: 'class New {}\n' } }, (r) => r.type === 'ack');
+  await step({ type: 'diagnostics', path: 'src/Main.java' }, (r) => r.type === 'diagnostics' && r.body.diagnostics.some((d) => d.severity === 'error'));
+  await step({ type: 'get_worker_stats' }, (r) => r.type === 'worker_stats' && r.body.file_count === 3 && r.body.revision === rev + 1n);
+  await step({ type: 'shutdown' }, (r) => r.type === 'shutdown');
+  // The worker closes after answering; give it the nova-router grace period, then close our side.
+  await Promise.race([session.closed, new Promise((r) => setTimeout(r, ROUTER_SHUTDOWN_WAIT_MS).unref())]);
+  await session.connection.close();
+  const result = { ok: steps.every((s) => s.ok), steps };
+  logger.log('script_done', { ok: result.ok, steps: steps.length });
+  return result;
+}
+
+/**
+ * Router handshakes for faults the engine helper does not express: wrong check order, welcoming zero
+ * limits, closing instead of rejecting, never answering, and stalling mid-Welcome. The connection is
+ * then built on the engine's RpcConnection as usual.
+ */
+async function faultyRouterHandshake(
+  socket: Duplex,
+  opts: RouterHandshakeOptions,
+  faults: ReadonlySet<string>,
+  logger: PeerLogger,
+  versions: SupportedVersions,
+  ownOffer: Capabilities,
+): Promise<{ connection: RpcConnection; welcome: RouterWelcome } | null> {
+  const own = sanitizeCapabilities(ownOffer, { zstdAvailable: zstdAvailable() });
+  const timeoutMs = opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+  let timer: NodeJS.Timeout | undefined;
+  const { body, leftover } = await Promise.race([
+    readOneFrame(socket),
+    new Promise<never>((_, reject) => {
+      if (timeoutMs > 0) timer = setTimeout(() => reject(new ProtocolError(ErrorCodes.HANDSHAKE_TIMEOUT, 'handshake timed out', { rule: 'HS-6' })), timeoutMs);
+    }),
+  ]).finally(() => clearTimeout(timer));
+  const frame = decodeWireFrame(body);
+  if (frame.type !== 'hello') throw new ProtocolError(ErrorCodes.HANDSHAKE_UNEXPECTED_FRAME, 'expected hello frame', { rule: 'HS-3' });
+  let hello = frame.body;
+  logger.log('hello_received', { shardId: hello.shard_id, hasAuthToken: hello.auth_token !== null });
+
+  if (faults.has('router-silent-handshake')) {
+    logger.log('fault_injected', { fault: 'router-silent-handshake' });
+    socket.resume();
+    await new Promise<void>((r) => socket.once('close', () => r()));
+    return null;
+  }
+
+  let outcome: { kind: 'welcome'; welcome: RouterWelcome } | { kind: 'reject'; reject: HandshakeReject } | null = null;
+  const expected = opts.authToken ?? null;
+  if (faults.has('router-wrong-check-order')) {
+    // [HS-4] violated on purpose: auth first, then compression, then limits and version.
+    logger.log('fault_injected', { fault: 'router-wrong-check-order' });
+    if (expected !== null && hello.auth_token !== expected) outcome = { kind: 'reject', reject: { code: 'unauthorized', message: 'authentication failed' } };
+    else if (!own.supported_compression.some((a) => a !== 'unknown' && hello.capabilities.supported_compression.includes(a))) {
+      outcome = { kind: 'reject', reject: { code: 'invalid_request', message: 'handshake failed: no common compression algorithm' } };
+    }
+  }
+  if (faults.has('router-ignores-zero-limits') && (hello.capabilities.max_frame_len === 0 || hello.capabilities.max_packet_len === 0)) {
+    // [HS-4] violated on purpose: zero limits are taken as "no preference".
+    logger.log('fault_injected', { fault: 'router-ignores-zero-limits' });
+    hello = {
+      ...hello,
+      capabilities: {
+        ...hello.capabilities,
+        max_frame_len: hello.capabilities.max_frame_len || own.max_frame_len,
+        max_packet_len: hello.capabilities.max_packet_len || own.max_packet_len,
+      },
+    };
+  }
+  if (outcome === null) {
+    const r = negotiateHello(hello, { supportedVersions: versions, capabilities: own, authToken: expected });
+    if (r.kind === 'reject') outcome = r;
+    else {
+      const d = await opts.admit!(hello, { version: r.welcome.chosen_version, capabilities: r.welcome.chosen_capabilities });
+      outcome = d.accept
+        ? { kind: 'welcome', welcome: { ...r.welcome, worker_id: d.workerId, revision: d.revision } }
+        : { kind: 'reject', reject: { code: d.code, message: d.message } };
+    }
+  }
+  if (outcome.kind === 'reject') {
+    if (faults.has('router-no-reject')) {
+      // [HS-5] violated on purpose: close without the Reject.
+      logger.log('fault_injected', { fault: 'router-no-reject', code: outcome.reject.code });
+      socket.destroy();
+      return null;
+    }
+    socket.write(prefixFrame(encodeWireFrame({ type: 'reject', body: outcome.reject })));
+    logger.log('reject_sent', { code: outcome.reject.code });
+    socket.end();
+    return null;
+  }
+  const welcome = opts.faultHooks?.mutateWelcome ? opts.faultHooks.mutateWelcome(outcome.welcome) : outcome.welcome;
+  const wb = encodeWireFrame({ type: 'welcome', body: welcome });
+  if (faults.has('router-stall-mid-frame')) {
+    logger.log('fault_injected', { fault: 'router-stall-mid-frame', claimedBytes: wb.length, sentBytes: Math.floor(wb.length / 2) });
+    socket.write(prefixFrame(wb).subarray(0, 4 + Math.floor(wb.length / 2)));
+    socket.resume();
+    await new Promise<void>((r) => socket.once('close', () => r()));
+    return null;
+  }
+  socket.write(prefixFrame(wb));
+  logger.log('welcome_sent', { workerId: welcome.worker_id, shardId: welcome.shard_id });
+  const connection = new RpcConnection(
+    socket,
+    {
+      role: 'router',
+      negotiated: {
+        role: 'router',
+        version: outcome.welcome.chosen_version,
+        capabilities: outcome.welcome.chosen_capabilities,
+        workerId: outcome.welcome.worker_id,
+        shardId: outcome.welcome.shard_id,
+        revision: outcome.welcome.revision,
+      },
+      leftover,
+      hello: { ...hello, auth_token: null },
+      welcome: outcome.welcome,
+    },
+    opts,
+  );
+  return { connection, welcome: outcome.welcome };
+}

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCodes, isProtocolError } from '../errors.js';
+import { decodeWireFrame } from './codec.js';
+import { zstdAvailable, zstdDecompressBounded } from './compression.js';
+import type { PacketChunkBody, WireFrame } from './model.js';
+import { encodePacketFrames, type PacketOptions } from './packet.js';
+import { Reassembler } from './reassembler.js';
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+function code(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    expect(isProtocolError(e)).toBe(true);
+    return (e as { code: string }).code;
+  }
+  throw new Error('expected a ProtocolError');
+}
+const base: PacketOptions = { maxFrameBytes: 1 << 20, maxPacketBytes: 1 << 20, compression: ['none'], chunking: false };
+const CANCEL = new Uint8Array(Buffer.from('a164747970656663616e63656c', 'hex'));
+// deterministic incompressible bytes (xorshift)
+function noise(n: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+describe('encodePacketFrames', () => {
+  it('sends a small payload as one Packet with compression none', () => {
+    const frames = encodePacketFrames(2n, CANCEL, base);
+    expect(frames.map(hex)).toEqual([
+      'a26474797065667061636b657464626f6479a3626964026b636f6d7072657373696f6e646e6f6e6564646174614da164747970656663616e63656c',
+    ]);
+  });
+
+  it('refuses payloads over maxPacketBytes [DATA-4]', () => {
+    expect(code(() => encodePacketFrames(2n, new Uint8Array(11), { ...base, maxPacketBytes: 10 }))).toBe(ErrorCodes.PACKET_TOO_LARGE);
+  });
+
+  it.skipIf(!zstdAvailable())('compresses when zstd is negotiated (any position), ≥ 1024 bytes and strictly smaller [CMP-5]', () => {
+    const text = new TextEncoder().encode('x'.repeat(2000));
+    const f = decodeWireFrame(encodePacketFrames(4n, text, { ...base, compression: ['none', 'zstd'] })[0]!) as Extract<WireFrame, { type: 'packet' }>;
+    expect(f.body.compression).toBe('zstd');
+    expect(zstdDecompressBounded(f.body.data, 4096)).toEqual(text);
+    // below the threshold
+    const small = decodeWireFrame(encodePacketFrames(4n, text.subarray(0, 1023), { ...base, compression: ['zstd'] })[0]!) as Extract<WireFrame, { type: 'packet' }>;
+    expect(small.body.compression).toBe('none');
+    // not smaller
+    const rnd = decodeWireFrame(encodePacketFrames(4n, noise(4096), { ...base, compression: ['zstd'] })[0]!) as Extract<WireFrame, { type: 'packet' }>;
+    expect(rnd.body.compression).toBe('none');
+    // not negotiated
+    const plain = decodeWireFrame(encodePacketFrames(4n, text, base)[0]!) as Extract<WireFrame, { type: 'packet' }>;
+    expect(plain.body.compression).toBe('none');
+  });
+
+  it('does not chunk a frame of exactly maxFrameBytes; one byte less chunks or fails [CHK-1]', () => {
+    const payload = noise(300);
+    const exact = encodePacketFrames(2n, payload, base)[0]!.length;
+    expect(encodePacketFrames(2n, payload, { ...base, maxFrameBytes: exact })).toHaveLength(1);
+    expect(code(() => encodePacketFrames(2n, payload, { ...base, maxFrameBytes: exact - 1 }))).toBe(ErrorCodes.FRAME_TOO_LARGE);
+    const chunks = encodePacketFrames(2n, payload, { ...base, maxFrameBytes: exact - 1, chunking: true });
+    // chunk data = exact - 1 - 256 bytes
+    const sizes = chunks.map((f) => (decodeWireFrame(f) as { body: PacketChunkBody }).body.data.length);
+    expect(exact - 257).toBe(91);
+    expect(sizes).toEqual([91, 91, 91, 27]);
+  });
+
+  it('chunks like the reference: max_frame_len 65536 -> 65280-byte chunks, seq from 0, last on the final one [CHK-9]', () => {
+    const payload = noise(200_000, 7);
+    const frames = encodePacketFrames(6n, payload, { ...base, maxFrameBytes: 65536, chunking: true });
+    const bodies = frames.map((f) => (decodeWireFrame(f) as { body: PacketChunkBody }).body);
+    expect(bodies.map((b) => b.data.length)).toEqual([65280, 65280, 65280, 200_000 - 3 * 65280]);
+    expect(bodies.map((b) => b.seq)).toEqual([0, 1, 2, 3]);
+    expect(bodies.map((b) => b.last)).toEqual([false, false, false, true]);
+    expect(frames.every((f) => f.length <= 65536)).toBe(true);
+    expect(frames[0]!.length).toBe(65345);
+    const r = new Reassembler({ maxPacketBytes: 1 << 20, compression: ['none'], chunking: true });
+    const out = frames.map((f) => r.accept(decodeWireFrame(f) as Extract<WireFrame, { type: 'packet_chunk' }>));
+    expect(out.slice(0, 3)).toEqual([null, null, null]);
+    expect(out[3]!.id).toBe(6n);
+    expect(Buffer.compare(out[3]!.payload, payload)).toBe(0); // (toEqual on 200 kB typed arrays is slow)
+  });
+
+  it('falls back to 1-byte chunks for a small max_frame_len and fails when none fits', () => {
+    const frames = encodePacketFrames(2n, CANCEL, { ...base, maxFrameBytes: 80, chunking: true });
+    expect(frames).toHaveLength(1); // the 59-byte Packet itself fits in 80
+    const tiny = encodePacketFrames(2n, noise(300), { ...base, maxFrameBytes: 80, chunking: true });
+    expect(tiny).toHaveLength(300);
+    expect(code(() => encodePacketFrames(2n, noise(300), { ...base, maxFrameBytes: 50, chunking: true }))).toBe(ErrorCodes.FRAME_TOO_LARGE);
+  });
+});

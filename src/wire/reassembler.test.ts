@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCodes, isProtocolError } from '../errors.js';
+import { zstdAvailable, zstdCompress } from './compression.js';
+import type { CompressionAlgo } from './model.js';
+import { Reassembler } from './reassembler.js';
+
+function code(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    expect(isProtocolError(e)).toBe(true);
+    return (e as { code: string }).code;
+  }
+  throw new Error('expected a ProtocolError');
+}
+const bytes = (...b: number[]) => new Uint8Array(b);
+const chunk = (id: bigint, seq: number, last: boolean, data: Uint8Array, compression: CompressionAlgo = 'none') =>
+  ({ type: 'packet_chunk', body: { id, compression, seq, last, data } }) as const;
+const packet = (id: bigint, data: Uint8Array, compression: CompressionAlgo = 'none') => ({ type: 'packet', body: { id, compression, data } }) as const;
+const make = (over: Partial<ConstructorParameters<typeof Reassembler>[0]> = {}) =>
+  new Reassembler({ maxPacketBytes: 1024, compression: ['none'], chunking: true, ...over });
+
+describe('Reassembler', () => {
+  it('passes plain Packets through', () => {
+    expect(make().accept(packet(3n, bytes(1, 2)))).toEqual({ id: 3n, payload: bytes(1, 2) });
+  });
+
+  it('refuses id 0 [ID-2]', () => {
+    expect(code(() => make().accept(packet(0n, bytes())))).toBe(ErrorCodes.REQUEST_ID_ZERO);
+    expect(code(() => make().accept(chunk(0n, 0, true, bytes())))).toBe(ErrorCodes.REQUEST_ID_ZERO);
+  });
+
+  it('refuses Packets over max_packet_len [DATA-4]', () => {
+    expect(make({ maxPacketBytes: 2 }).accept(packet(1n, bytes(1, 2)))).not.toBeNull();
+    expect(code(() => make({ maxPacketBytes: 2 }).accept(packet(1n, bytes(1, 2, 3))))).toBe(ErrorCodes.PACKET_TOO_LARGE);
+  });
+
+  it('compression: none always, unknown never, zstd only when negotiated [CMP-2][CMP-3]', () => {
+    expect(make({ compression: ['zstd'] }).accept(packet(1n, bytes(9)))).toEqual({ id: 1n, payload: bytes(9) });
+    expect(code(() => make().accept(packet(1n, bytes(9), 'unknown')))).toBe(ErrorCodes.COMPRESSION_UNSUPPORTED);
+    expect(code(() => make({ compression: ['zstd', 'none', 'unknown'] }).accept(packet(1n, bytes(9), 'unknown')))).toBe(ErrorCodes.COMPRESSION_UNSUPPORTED);
+    expect(code(() => make().accept(packet(1n, bytes(9), 'zstd')))).toBe(ErrorCodes.COMPRESSION_UNSUPPORTED);
+  });
+
+  it.skipIf(!zstdAvailable())('decompresses zstd packets and chunk streams with the output capped at max_packet_len [CMP-4]', () => {
+    const text = new TextEncoder().encode('y'.repeat(1024));
+    const z = zstdCompress(text);
+    expect(make({ compression: ['zstd'] }).accept(packet(1n, z, 'zstd'))).toEqual({ id: 1n, payload: text });
+    expect(code(() => make({ compression: ['zstd'], maxPacketBytes: 1023 }).accept(packet(1n, z, 'zstd')))).toBe(ErrorCodes.PACKET_TOO_LARGE);
+    const r = make({ compression: ['zstd'] });
+    expect(r.accept(chunk(5n, 0, false, z.subarray(0, 5), 'zstd'))).toBeNull();
+    expect(r.accept(chunk(5n, 1, true, z.subarray(5), 'zstd'))).toEqual({ id: 5n, payload: text });
+    expect(code(() => make({ compression: ['zstd'] }).accept(packet(1n, bytes(1, 2, 3), 'zstd')))).toBe(ErrorCodes.DECOMPRESSION_FAILED);
+  });
+
+  it('refuses chunks when chunking was not negotiated [CHK-2]', () => {
+    expect(code(() => make({ chunking: false }).accept(chunk(1n, 0, true, bytes(1))))).toBe(ErrorCodes.CHUNKING_NOT_NEGOTIATED);
+  });
+
+  it('requires contiguous seq from 0 [CHK-3]', () => {
+    expect(code(() => make().accept(chunk(1n, 1, false, bytes(1))))).toBe(ErrorCodes.CHUNK_SEQ_MISMATCH);
+    const r = make();
+    r.accept(chunk(1n, 0, false, bytes(1)));
+    expect(code(() => r.accept(chunk(1n, 0, false, bytes(1))))).toBe(ErrorCodes.CHUNK_SEQ_MISMATCH);
+  });
+
+  it('refuses a compression change mid-stream [CHK-4]', () => {
+    const r = make({ compression: ['zstd', 'none'] });
+    r.accept(chunk(1n, 0, false, bytes(1)));
+    expect(code(() => r.accept(chunk(1n, 1, true, bytes(1), 'zstd')))).toBe(ErrorCodes.CHUNK_COMPRESSION_CHANGED);
+  });
+
+  it('allows 32 concurrent streams and refuses the 33rd [CHK-5]', () => {
+    const r = make();
+    for (let i = 1n; i <= 32n; i++) r.accept(chunk(i, 0, false, bytes(1)));
+    expect(r.openStreams).toBe(32);
+    expect(code(() => r.accept(chunk(33n, 0, false, bytes(1))))).toBe(ErrorCodes.TOO_MANY_CHUNK_STREAMS);
+    // an existing stream may continue
+    const ok = make();
+    for (let i = 1n; i <= 32n; i++) ok.accept(chunk(i, 0, false, bytes(1)));
+    expect(ok.accept(chunk(7n, 1, true, bytes(2)))).toEqual({ id: 7n, payload: bytes(1, 2) });
+    expect(ok.accept(chunk(33n, 0, false, bytes(1)))).toBeNull();
+  });
+
+  it('caps bytes across streams [CHK-6] and per stream [CHK-7]', () => {
+    const r = make({ maxTotalBytes: 4 });
+    r.accept(chunk(1n, 0, false, bytes(1, 2)));
+    r.accept(chunk(2n, 0, false, bytes(1, 2)));
+    expect(r.bufferedBytes).toBe(4);
+    expect(code(() => r.accept(chunk(3n, 0, false, bytes(1))))).toBe(ErrorCodes.REASSEMBLY_LIMIT_EXCEEDED);
+    const s = make({ maxPacketBytes: 3 });
+    s.accept(chunk(1n, 0, false, bytes(1, 2)));
+    expect(code(() => s.accept(chunk(1n, 1, true, bytes(3, 4))))).toBe(ErrorCodes.PACKET_TOO_LARGE);
+  });
+
+  it('interleaves ids, allows empty chunks, completes on last even at seq 0, frees accounting [CHK-8]', () => {
+    const r = make();
+    expect(r.accept(chunk(1n, 0, false, bytes(1)))).toBeNull();
+    expect(r.accept(chunk(2n, 0, false, bytes()))).toBeNull();
+    expect(r.accept(chunk(1n, 1, false, bytes()))).toBeNull();
+    expect(r.accept(packet(1n, bytes(7)))).toEqual({ id: 1n, payload: bytes(7) }); // independent of the open stream
+    expect(r.accept(chunk(2n, 1, true, bytes(5)))).toEqual({ id: 2n, payload: bytes(5) });
+    expect(r.accept(chunk(1n, 2, true, bytes(2)))).toEqual({ id: 1n, payload: bytes(1, 2) });
+    expect(r.accept(chunk(9n, 0, true, bytes()))).toEqual({ id: 9n, payload: bytes() });
+    expect(r.openStreams).toBe(0);
+    expect(r.bufferedBytes).toBe(0);
+    // the id can be reused from seq 0
+    expect(r.accept(chunk(1n, 0, true, bytes(3)))).toEqual({ id: 1n, payload: bytes(3) });
+  });
+});
