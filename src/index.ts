@@ -6,3 +6,6 @@
 export * from './wire/index.js';
 export * from './errors.js';
 export * from './limits.js';
+export * from './engine/index.js';
+export * from './transport/index.js';
+export * from './peers/index.js';
