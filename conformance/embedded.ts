@@ -1,0 +1,170 @@
+/**
+ * Embedded targets: the TypeScript reference router and worker, in-process, optionally with
+ * injected faults. Used when no target is given, by the self-test, and by the benchmark.
+ *
+ * @module
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { startReferenceRouter, type ReferenceRouterHandle } from '../src/peers/router.js';
+import { startReferenceWorker, type ReferenceWorkerHandle } from '../src/peers/worker.js';
+import { connectTransport, listenTransport } from '../src/transport/index.js';
+import type { Request } from '../src/wire/model.js';
+import { HarnessError } from './registry.js';
+import { LogTail, type RouterTarget, type StimulusResult, type WorkerTarget } from './targets.js';
+
+/** Shards the embedded router accepts (enough for --jobs up to this many). */
+export const EMBEDDED_SHARDS: readonly number[] = Array.from({ length: 16 }, (_, i) => i + 1);
+/** A shard id the embedded router does not accept. */
+export const EMBEDDED_UNKNOWN_SHARD = 4242;
+/** The embedded router's handshake timeout (short, so HS-6 cases run fast). */
+export const EMBEDDED_HANDSHAKE_TIMEOUT_MS = 1200;
+
+export interface EmbeddedOptions {
+  faults?: string[];
+  /** Configure an auth token on the embedded peer (and the harness). */
+  token?: string;
+}
+
+function tempSocket(name: string): { address: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'ncr-'));
+  return { address: `unix:${join(dir, name)}`, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Start the reference router and wrap it as a router target. */
+export async function embeddedRouter(opts: EmbeddedOptions = {}): Promise<RouterTarget & { handle: ReferenceRouterHandle }> {
+  const sock = tempSocket('router.sock');
+  const log = new LogTail();
+  let handle: ReferenceRouterHandle;
+  try {
+    handle = await startReferenceRouter({
+      listen: sock.address,
+      shards: [...EMBEDDED_SHARDS],
+      handshakeTimeoutMs: EMBEDDED_HANDSHAKE_TIMEOUT_MS,
+      faults: opts.faults ?? [],
+      ...(opts.token !== undefined ? { authToken: opts.token } : {}),
+      log: (line) => log.push(`${line}\n`),
+      maxEvents: 2000,
+    });
+  } catch (err) {
+    sock.cleanup();
+    throw new HarnessError(`cannot start the embedded reference router: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const address = handle.address;
+  return {
+    role: 'router',
+    describe: `embedded reference router${opts.faults?.length ? ` (faults: ${opts.faults.join(',')})` : ''}`,
+    handle,
+    async connect(signal): Promise<Duplex> {
+      try {
+        return await connectTransport(address, { connectTimeoutMs: 5000, signal });
+      } catch (err) {
+        throw new HarnessError(`cannot connect to the embedded router: ${(err as { code?: string }).code ?? 'error'}`);
+      }
+    },
+    async stimulus(req, signal): Promise<StimulusResult> {
+      const request: Request = req.request === 'diagnostics' ? { type: 'diagnostics', path: 'src/Main.java' } : { type: req.request };
+      let session;
+      try {
+        session = await handle.waitForWorker(req.shard, 2000);
+      } catch {
+        return { ok: false, detail: `no worker session for shard ${req.shard}` };
+      }
+      const calls = Array.from({ length: req.count }, async () => {
+        const ac = new AbortController();
+        const onAbort = (): void => ac.abort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        try {
+          const p = session.call(request, { signal: ac.signal, timeoutMs: 3_000, ...(req.cancel ? { waitForTerminalResponse: true } : {}) });
+          if (req.cancel) setTimeout(() => ac.abort(), 20);
+          const res = await p;
+          return `ok ${res.type}`;
+        } catch (err) {
+          const code = (err as { code?: string }).code ?? 'error';
+          if (req.cancel && code === 'CANCELLED') return 'cancelled';
+          throw new Error(code);
+        } finally {
+          signal.removeEventListener('abort', onAbort);
+        }
+      });
+      const settled = await Promise.allSettled(calls);
+      const failed = settled.filter((s) => s.status === 'rejected');
+      return {
+        ok: failed.length === 0,
+        detail: settled.map((s) => (s.status === 'fulfilled' ? s.value : `failed: ${(s.reason as Error).message}`)).join('; '),
+      };
+    },
+    logTail: () => log.tail(15),
+    async close() {
+      await handle.close();
+      sock.cleanup();
+    },
+  };
+}
+
+/** Run the reference worker in-process per case; it connects to a per-case listener. */
+export function embeddedWorker(opts: EmbeddedOptions = {}): WorkerTarget {
+  return {
+    role: 'worker',
+    describe: `embedded reference worker${opts.faults?.length ? ` (faults: ${opts.faults.join(',')})` : ''}`,
+    maxJobs: Number.POSITIVE_INFINITY,
+    spawned: false,
+    async start({ shard, signal, connectTimeoutMs }) {
+      const sock = tempSocket('w.sock');
+      let resolveSock!: (s: Duplex) => void;
+      const first = new Promise<Duplex>((r) => (resolveSock = r));
+      let accepted: Duplex | undefined;
+      const listener = await listenTransport(sock.address, {}, (s) => {
+        if (accepted) return void s.destroy();
+        accepted = s;
+        resolveSock(s);
+      });
+      const log = new LogTail();
+      let handle: ReferenceWorkerHandle | undefined;
+      let startError: string | undefined;
+      const started = startReferenceWorker({
+        connect: listener.address,
+        shardId: shard,
+        faults: opts.faults ?? [],
+        ...(opts.token !== undefined ? { authToken: opts.token } : {}),
+        handshakeTimeoutMs: EMBEDDED_HANDSHAKE_TIMEOUT_MS,
+        slowWorkMs: 2000,
+        log: (line) => log.push(`${line}\n`),
+        maxEvents: 500,
+      }).then(
+        (h) => (handle = h),
+        (err: unknown) => {
+          startError = (err as { code?: string }).code ?? 'error';
+          return undefined;
+        },
+      );
+      const cleanup = async (): Promise<void> => {
+        accepted?.destroy();
+        await Promise.race([started, new Promise((r) => setTimeout(r, 200))]);
+        await handle?.close().catch(() => {});
+        await listener.close();
+        sock.cleanup();
+      };
+      signal.addEventListener('abort', () => void cleanup(), { once: true });
+      let timer: NodeJS.Timeout | undefined;
+      const got = await Promise.race([first, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), connectTimeoutMs)))]);
+      clearTimeout(timer);
+      if (got === 'timeout') {
+        await cleanup();
+        throw new HarnessError(`the embedded worker did not connect (${startError ?? 'timeout'})`);
+      }
+      return {
+        socket: got,
+        stderrTail: () => log.tail(15),
+        fullLog: () => log.all(),
+        exitStatus: () => null,
+        async stop() {
+          await cleanup();
+        },
+      };
+    },
+    async close() {},
+  };
+}

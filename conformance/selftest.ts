@@ -1,0 +1,50 @@
+/**
+ * Self-test plumbing: run cases against the embedded reference peers, with or without faults.
+ * Used by conformance/selftest.test.ts, the benchmark and `nova-conformance` with no target.
+ *
+ * @module
+ */
+import { EMBEDDED_HANDSHAKE_TIMEOUT_MS, EMBEDDED_SHARDS, EMBEDDED_UNKNOWN_SHARD, embeddedRouter, embeddedWorker } from './embedded.js';
+import type { RunConfig } from './context.js';
+import type { CaseDef, TargetRole } from './registry.js';
+import { runSuite, type RunSummary } from './runner.js';
+
+/** The token the embedded peers are configured with (a test value, never a real secret). */
+export const EMBEDDED_TOKEN = 'embedded-selftest-token-5b2e9c';
+
+export function embeddedConfig(role: TargetRole, overrides: Partial<RunConfig> = {}): RunConfig {
+  return {
+    role,
+    token: EMBEDDED_TOKEN,
+    shards: role === 'router' ? [...EMBEDDED_SHARDS] : [7],
+    unknownShard: EMBEDDED_UNKNOWN_SHARD,
+    timeScale: 1,
+    readTimeoutMs: 2000,
+    handshakeTimeoutMs: EMBEDDED_HANDSHAKE_TIMEOUT_MS,
+    connectTimeoutMs: 5000,
+    declared: {},
+    ...overrides,
+  };
+}
+
+/** Run `cases` of one role against the embedded reference peer (with `faults`). */
+export async function runEmbedded(
+  role: TargetRole,
+  cases: CaseDef[],
+  opts: { faults?: string[]; jobs?: number; cfg?: Partial<RunConfig>; onResult?: Parameters<typeof runSuite>[0]['onResult'] } = {},
+): Promise<RunSummary> {
+  const cfg = embeddedConfig(role, opts.cfg);
+  const target = role === 'router' ? await embeddedRouter({ faults: opts.faults ?? [], token: EMBEDDED_TOKEN }) : embeddedWorker({ faults: opts.faults ?? [], token: EMBEDDED_TOKEN });
+  try {
+    return await runSuite({
+      cases: cases.filter((c) => c.role === role),
+      target,
+      cfg,
+      jobs: opts.jobs ?? 8,
+      rerun: (id) => `nova-conformance --role ${role} --run '${id}'`,
+      ...(opts.onResult ? { onResult: opts.onResult } : {}),
+    });
+  } finally {
+    await target.close();
+  }
+}
