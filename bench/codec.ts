@@ -17,6 +17,7 @@ import {
   zstdDecompressBounded,
   type WireFrame,
 } from '../src/wire/index.js';
+import { encodePacketFrameParts } from '../src/wire/packet.js';
 
 const MiB = 1024 * 1024;
 
@@ -125,6 +126,11 @@ export async function run(): Promise<Record<string, unknown>> {
     helloEncodePlusDecodePerSec: round(helloRoundTrip),
     rpcPayloadRoundTripsPerSec: round(payloadRoundTrip),
     chunked64MiB: { frames: chunkFrames, medianMs: chunkedMs, MBPerSec: round((64 * MiB) / 1e3 / chunkedMs) },
+    // the sender side alone: whole frame buffers (copies the payload) vs [head, data view] parts (what the engine writes)
+    chunkEncode64MiB: {
+      framesMedianMs: timeMs(() => encodePacketFrames(2n, payload64, { maxFrameBytes: MiB, maxPacketBytes: 64 * MiB, compression: ['none'], chunking: true }), 3),
+      partsMedianMs: timeMs(() => encodePacketFrameParts(2n, payload64, { maxFrameBytes: MiB, maxPacketBytes: 64 * MiB, compression: ['none'], chunking: true }), 3),
+    },
     frameDecoder1MiBFramesIn64KiBPieces: (() => {
       const stream = new Uint8Array(8 * (MiB + 4));
       for (let i = 0; i < 8; i++) stream.set([0, 0, 16, 0], i * (MiB + 4));

@@ -44,11 +44,12 @@ import {
   Reassembler,
   decodeRpcPayload,
   decodeWireFrame,
-  encodePacketFrames,
   encodeRpcPayload,
   encodeWireFrame,
   zstdAvailable,
 } from '../wire/index.js';
+import { decodeBulkRequestPayload, encodeBulkRequestPayload } from '../wire/bulk-payload.js';
+import { encodePacketFrameParts, type PacketFrameParts } from '../wire/packet.js';
 import type {
   CachedIndexInfo,
   Capabilities,
@@ -428,8 +429,18 @@ function lengthPrefix(n: number): Uint8Array {
   return b;
 }
 
-/** One buffer holding prefix + body for small frames (one write), prefix and body apart for big ones (no copy). */
+/** One buffer holding prefix + body for small frames (one write), prefix + head and data apart for big ones (no copy). */
 const COALESCE_BELOW_BYTES = 16 * 1024;
+
+const EMPTY_BYTES = new Uint8Array(0);
+
+function joinParts(f: PacketFrameParts): Uint8Array {
+  if (f.data.length === 0) return f.head;
+  const body = new Uint8Array(f.bodyBytes);
+  body.set(f.head, 0);
+  body.set(f.data, f.head.length);
+  return body;
+}
 
 /** The frame type of an encoded body as our encoder writes it ({"type": "packet" | "packet_chunk", ...}), for events only. */
 function sniffFrameType(body: Uint8Array): WireFrameType {
@@ -608,7 +619,7 @@ export class RpcConnection {
     const signal = opts.signal;
     if (signal?.aborted) return Promise.reject(new ProtocolError(ErrorCodes.CANCELLED, 'call aborted before it was sent'));
     const id = this.#allocateId('request');
-    let frames: Uint8Array[];
+    let frames: PacketFrameParts[];
     try {
       frames = this.#encodePayload(id, { type: 'request', body: request });
     } catch (e) {
@@ -735,15 +746,20 @@ export class RpcConnection {
     return this.#faults.overrideId ? this.#faults.overrideId(id, kind) : id;
   }
 
-  /** Encode a payload into WireFrame bodies (no prefix). Throws local PACKET_TOO_LARGE / FRAME_TOO_LARGE [CHK-1]. */
-  #encodePayload(id: bigint, payload: RpcPayload): Uint8Array[] {
-    const bytes = encodeRpcPayload(payload);
-    return encodePacketFrames(id, bytes, this.#packetOpts);
+  /**
+   * Encode a payload into WireFrame bodies as [head, data view] parts (no prefix, payload never
+   * copied into a frame buffer). Throws local PACKET_TOO_LARGE / FRAME_TOO_LARGE [CHK-1].
+   */
+  #encodePayload(id: bigint, payload: RpcPayload): PacketFrameParts[] {
+    // Bulk load_files / index_shard requests: same bytes, written once into an exact buffer.
+    const bytes = encodeBulkRequestPayload(payload) ?? encodeRpcPayload(payload);
+    return encodePacketFrameParts(id, bytes, this.#packetOpts);
   }
 
-  #applyOutgoingFaults(bodies: Uint8Array[]): Uint8Array[] {
+  #applyOutgoingFaults(frames: PacketFrameParts[]): PacketFrameParts[] {
     const f = this.#faults;
-    let out = bodies;
+    // Fault hooks see and return whole bodies (test-only path: the copies do not matter).
+    let out: Uint8Array[] = frames.map(joinParts);
     if (f.mutateOutgoingFrame) {
       const next: Uint8Array[] = [];
       for (const b of out) {
@@ -762,7 +778,7 @@ export class RpcConnection {
       }
       out = next;
     }
-    return out;
+    return out.map((body) => ({ head: body, data: EMPTY_BYTES, bodyBytes: body.length }));
   }
 
   /**
@@ -770,33 +786,42 @@ export class RpcConnection {
    * once a writer must wait for queue space it returns a promise for the rest. Throws (synchronously)
    * the close error when the connection is closed.
    */
-  #writeFrames(bodies: Uint8Array[]): Promise<void> | undefined {
-    if (this.#faults.mutateOutgoingFrame || this.#faults.mutateOutgoingBytes) bodies = this.#applyOutgoingFaults(bodies);
-    for (let i = 0; i < bodies.length; i++) {
-      const w = this.#writeUnit(this.#frameParts(bodies[i]!));
-      if (w) return this.#writeRest(w, bodies, i + 1);
+  #writeFrames(frames: PacketFrameParts[]): Promise<void> | undefined {
+    if (this.#faults.mutateOutgoingFrame || this.#faults.mutateOutgoingBytes) frames = this.#applyOutgoingFaults(frames);
+    for (let i = 0; i < frames.length; i++) {
+      const w = this.#writeUnit(this.#frameParts(frames[i]!));
+      if (w) return this.#writeRest(w, frames, i + 1);
     }
     return undefined;
   }
 
-  async #writeRest(waiting: Promise<void>, bodies: Uint8Array[], from: number): Promise<void> {
+  async #writeRest(waiting: Promise<void>, frames: PacketFrameParts[], from: number): Promise<void> {
     await waiting;
-    for (let i = from; i < bodies.length; i++) {
-      const w = this.#writeUnit(this.#frameParts(bodies[i]!));
+    for (let i = from; i < frames.length; i++) {
+      const w = this.#writeUnit(this.#frameParts(frames[i]!));
       if (w) await w;
     }
   }
 
-  #frameParts(body: Uint8Array): Uint8Array[] {
-    if (this.#onEvent) this.#emit({ type: 'frame_sent', role: this.role, frameType: sniffFrameType(body), bytes: body.length });
-    if (body.length >= COALESCE_BELOW_BYTES) return [lengthPrefix(body.length), body];
-    const buf = new Uint8Array(LENGTH_PREFIX_BYTES + body.length);
-    buf[0] = body.length & 0xff;
-    buf[1] = (body.length >>> 8) & 0xff;
-    buf[2] = (body.length >>> 16) & 0xff;
-    buf[3] = (body.length >>> 24) & 0xff;
-    buf.set(body, LENGTH_PREFIX_BYTES);
-    return [buf];
+  /**
+   * The buffers of one frame: small frames as one buffer (prefix + head + data, one write), big ones
+   * as [prefix + head, data view] so the payload is handed to the socket without a copy.
+   */
+  #frameParts(f: PacketFrameParts): Uint8Array[] {
+    const n = f.bodyBytes;
+    if (this.#onEvent) this.#emit({ type: 'frame_sent', role: this.role, frameType: sniffFrameType(f.head), bytes: n });
+    const coalesce = n < COALESCE_BELOW_BYTES;
+    const buf = new Uint8Array(LENGTH_PREFIX_BYTES + f.head.length + (coalesce ? f.data.length : 0));
+    buf[0] = n & 0xff;
+    buf[1] = (n >>> 8) & 0xff;
+    buf[2] = (n >>> 16) & 0xff;
+    buf[3] = (n >>> 24) & 0xff;
+    buf.set(f.head, LENGTH_PREFIX_BYTES);
+    if (coalesce) {
+      buf.set(f.data, LENGTH_PREFIX_BYTES + f.head.length);
+      return [buf];
+    }
+    return f.data.length > 0 ? [buf, f.data] : [buf];
   }
 
   async #writeRawBuffers(bufs: Uint8Array[]): Promise<void> {
@@ -969,7 +994,9 @@ export class RpcConnection {
   #onPayload(id: bigint, bytes: Uint8Array): void {
     let payload: RpcPayload;
     try {
-      payload = decodeRpcPayload(bytes, { maxPacketBytes: this.#packetOpts.maxPacketBytes });
+      // Bulk load_files / index_shard requests in the canonical layout: same result, strings copied
+      // straight out (the generic decoder still judges everything else, and every refusal).
+      payload = decodeBulkRequestPayload(bytes) ?? decodeRpcPayload(bytes, { maxPacketBytes: this.#packetOpts.maxPacketBytes });
     } catch (e) {
       // [DATA-5] an inner payload that fails to decode closes the connection (the codec error names the CBOR rule).
       throw asProtocolError(e, 'payload decode failed');
@@ -1104,7 +1131,7 @@ export class RpcConnection {
     this.#inflight.delete(id);
     this.#incoming.endRequest(id);
     if (!this.#state.is('open', 'closing') || this.#gracefulClose) return;
-    let frames: Uint8Array[];
+    let frames: PacketFrameParts[];
     try {
       try {
         frames = this.#encodePayload(id, { type: 'response', body: result });

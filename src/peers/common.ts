@@ -6,10 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
-import type { EngineEvent } from '../engine/connection.js';
+import { readHandshakeFrame, type EngineEvent } from '../engine/connection.js';
 import { ErrorCodes, ProtocolError } from '../errors.js';
 import { HARD_MAX_MESSAGE_BYTES, LENGTH_PREFIX_BYTES, PRE_HANDSHAKE_MAX_FRAME_BYTES } from '../limits.js';
-import { FrameDecoder, encodePacketFrames, encodeRpcPayload, encodeWireFrame } from '../wire/index.js';
+import { encodePacketFrames, encodeRpcPayload, encodeWireFrame } from '../wire/index.js';
 import type { Capabilities, CompressionAlgo, ProtocolVersion, SupportedVersions, WireFrame } from '../wire/model.js';
 import type { PeerLogger } from './log.js';
 
@@ -166,49 +166,14 @@ export function packetFramesUnchecked(id: bigint, payload: Uint8Array, caps: Cap
 }
 
 /**
- * Read exactly one frame (pre-handshake limit [FRM-4]) from a stream; every later byte is kept in
- * `leftover` for the connection. Used by the fault-mode handshakes that the engine helpers cannot express.
+ * Read exactly one frame (pre-handshake limit [FRM-4]) from a stream; every later byte is kept,
+ * untouched, in `leftover` for the connection. Used by the fault-mode handshakes that the engine
+ * helpers cannot express. Delegates to the engine's {@link readHandshakeFrame}: bytes after the
+ * first frame are never parsed here, so a next frame's prefix that shares a chunk with the end of
+ * this one is kept, and a later frame above 1 MiB is judged by the negotiated limit, not by this one.
  */
 export function readOneFrame(stream: Duplex, maxFrameBytes = PRE_HANDSHAKE_MAX_FRAME_BYTES): Promise<{ body: Uint8Array; leftover: Uint8Array[] }> {
-  return new Promise((resolve, reject) => {
-    const decoder = new FrameDecoder({ maxFrameBytes });
-    const cleanup = (): void => {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('close', onEnd);
-      stream.off('error', onError);
-    };
-    const onData = (chunk: Uint8Array): void => {
-      try {
-        // Feed byte-precisely: push at most the bytes the first frame needs, keep the rest.
-        const frames = decoder.push(chunk);
-        if (frames.length > 0) {
-          stream.pause();
-          cleanup();
-          const first = frames[0]!;
-          const rest: Uint8Array[] = frames.slice(1).map((b) => prefixFrame(b));
-          const pending = decoder.bufferedBytes;
-          if (pending > 0) rest.push(chunk.subarray(chunk.length - pending));
-          resolve({ body: first.slice(), leftover: rest });
-        }
-      } catch (e) {
-        cleanup();
-        reject(e);
-      }
-    };
-    const onEnd = (): void => {
-      cleanup();
-      reject(new ProtocolError(ErrorCodes.CONNECTION_CLOSED, 'connection closed during the handshake'));
-    };
-    const onError = (e: unknown): void => {
-      cleanup();
-      reject(new ProtocolError(ErrorCodes.TRANSPORT_ERROR, 'transport error during the handshake', { cause: e }));
-    };
-    stream.on('data', onData);
-    stream.on('end', onEnd);
-    stream.on('close', onEnd);
-    stream.on('error', onError);
-  });
+  return readHandshakeFrame(stream, maxFrameBytes);
 }
 
 /** Ids used by fault actions, far above anything the allocators reach in a test run, with the sender's parity. */

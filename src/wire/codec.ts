@@ -838,15 +838,36 @@ const DATA_KEY = raw('\x64data');
 
 /** Size of a shortest-form CBOR head with argument `n`. */
 function headBytes(n: number | bigint): number {
-  const v = BigInt(n);
+  if (typeof n === 'number') return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9;
+  const v = n;
   return v < 24n ? 1 : v < 0x100n ? 2 : v < 0x10000n ? 3 : v < 0x100000000n ? 5 : 9;
 }
 
 function writeHead(out: Uint8Array, at: number, major: number, n: number | bigint): number {
   const mt = major << 5;
-  if (typeof n === 'number' && n < 24) {
-    out[at] = mt | n;
-    return at + 1;
+  if (typeof n === 'number' && n < 0x100000000) {
+    // the common case (ids, seqs and lengths below 2^32) without BigInt or DataView allocations
+    if (n < 24) {
+      out[at] = mt | n;
+      return at + 1;
+    }
+    if (n < 0x100) {
+      out[at] = mt | 24;
+      out[at + 1] = n;
+      return at + 2;
+    }
+    if (n < 0x10000) {
+      out[at] = mt | 25;
+      out[at + 1] = n >>> 8;
+      out[at + 2] = n & 0xff;
+      return at + 3;
+    }
+    out[at] = mt | 26;
+    out[at + 1] = n >>> 24;
+    out[at + 2] = (n >>> 16) & 0xff;
+    out[at + 3] = (n >>> 8) & 0xff;
+    out[at + 4] = n & 0xff;
+    return at + 5;
   }
   const v = BigInt(n);
   if (v < 0x100n) {
@@ -878,17 +899,33 @@ function encodePacketFrame(type: 'packet' | 'packet_chunk', b: Record<string, un
   const seq = chunk ? encU32(b.seq, `${type}.seq`) : 0;
   const last = chunk ? encBool(b.last, `${type}.last`) : false;
   const data = encBytes(b.data, `${type}.data`);
-  const prefix = chunk ? CHUNK_PREFIX : PACKET_PREFIX;
-  const algoBytes = ALGO_BYTES[algo];
-  const size =
-    prefix.length +
+  const headLen = packetHeadBytes(chunk, id, algo, seq, data.length);
+  const out = new Uint8Array(headLen + data.length);
+  writePacketHead(out, chunk, id, algo, seq, last, data.length);
+  out.set(data, headLen);
+  return out;
+}
+
+/**
+ * Length of the CBOR bytes that precede `data` in an encoded Packet (`chunk` false) or PacketChunk
+ * frame body: the frame body is exactly `head ++ data`, so its length is this plus `dataBytes`.
+ * Pure arithmetic (no encoding); `id`/`seq` must already be valid (u64 / u32).
+ */
+export function packetHeadBytes(chunk: boolean, id: number | bigint, compression: CompressionAlgo, seq: number, dataBytes: number): number {
+  return (
+    (chunk ? CHUNK_PREFIX.length : PACKET_PREFIX.length) +
     headBytes(id) +
-    algoBytes.length +
+    ALGO_BYTES[compression].length +
     (chunk ? SEQ_KEY.length + headBytes(seq) + LAST_KEY.length + 1 : 0) +
     DATA_KEY.length +
-    headBytes(data.length) +
-    data.length;
-  const out = new Uint8Array(size);
+    headBytes(dataBytes)
+  );
+}
+
+/** Write the head of a Packet / PacketChunk body (everything before `data`) at offset 0; returns its length. */
+function writePacketHead(out: Uint8Array, chunk: boolean, id: number | bigint, algo: CompressionAlgo, seq: number, last: boolean, dataBytes: number): number {
+  const prefix = chunk ? CHUNK_PREFIX : PACKET_PREFIX;
+  const algoBytes = ALGO_BYTES[algo];
   out.set(prefix, 0);
   let at = writeHead(out, prefix.length, 0, id);
   out.set(algoBytes, at);
@@ -901,8 +938,27 @@ function encodePacketFrame(type: 'packet' | 'packet_chunk', b: Record<string, un
     out[at++] = last ? 0xf5 : 0xf4;
   }
   out.set(DATA_KEY, at);
-  at = writeHead(out, at + DATA_KEY.length, 2, data.length);
-  out.set(data, at);
+  return writeHead(out, at + DATA_KEY.length, 2, dataBytes);
+}
+
+/**
+ * The head of an encoded Packet / PacketChunk body, i.e. the body without its trailing `data`
+ * bytes: `head ++ data` is byte-identical to `encodeWireFrame` of the same frame. Lets a sender
+ * write big payloads as [prefix, head, data view] without copying `data` into a frame buffer.
+ * Values are validated like {@link encodeWireFrame} (throws ENCODE_INVALID_VALUE).
+ */
+export function encodePacketHead(
+  frame: { type: 'packet'; id: bigint; compression: CompressionAlgo; dataBytes: number } | { type: 'packet_chunk'; id: bigint; compression: CompressionAlgo; seq: number; last: boolean; dataBytes: number },
+): Uint8Array {
+  const chunk = frame.type === 'packet_chunk';
+  const id = encU64(frame.id, `${frame.type}.id`);
+  const algo = encEnum(frame.compression, COMPRESSION_NAMES, `${frame.type}.compression`);
+  const seq = chunk ? encU32(frame.seq, `${frame.type}.seq`) : 0;
+  const last = chunk ? encBool(frame.last, `${frame.type}.last`) : false;
+  const n = frame.dataBytes;
+  if (!Number.isSafeInteger(n) || n < 0) bad(`${frame.type}.data`, 'a byte length');
+  const out = new Uint8Array(packetHeadBytes(chunk, id, algo, seq, n));
+  writePacketHead(out, chunk, id, algo, seq, last, n);
   return out;
 }
 

@@ -75,6 +75,20 @@ describe('FrameDecoder', () => {
     new FrameDecoder({ maxFrameBytes: 8 }).end();
   });
 
+  it('inFrame tells a started frame from a frame boundary, even when only a whole prefix is pending', () => {
+    const d = new FrameDecoder({ maxFrameBytes: 8 });
+    expect(d.inFrame).toBe(false);
+    expect(d.push(h('01000000 a0 02000000')).map(hex)).toEqual(['a0']);
+    expect(d.bufferedBytes).toBe(0); // the prefix is consumed, not held
+    expect(d.inFrame).toBe(true);
+    expect(d.push(h('b1')).length).toBe(0);
+    expect(d.inFrame).toBe(true);
+    expect(d.push(h('b2')).map(hex)).toEqual(['b1b2']);
+    expect(d.inFrame).toBe(false);
+    d.push(h('01'));
+    expect(d.inFrame).toBe(true);
+  });
+
   it('grows with bytes received, not bytes claimed [FRM-6]', () => {
     const d = new FrameDecoder({ maxFrameBytes: 64 * 1024 * 1024 });
     d.push(h('00000004')); // claims 64 MiB

@@ -66,9 +66,18 @@ export class FrameDecoder {
     this.maxFrame = validateByteLimit('maxFrameBytes', value, HARD_MAX_MESSAGE_BYTES);
   }
 
-  /** Bytes held for the frame in progress (prefix and body pieces). */
+  /**
+   * Bytes held for the frame in progress: a partial prefix and body pieces. A complete prefix is not
+   * held (only its length is kept), so this is 0 right after a chunk that ended exactly with a
+   * prefix: use {@link inFrame} to ask whether a frame has started.
+   */
   get bufferedBytes(): number {
     return this.headerFill + this.partsBytes;
+  }
+
+  /** True while a frame has started but is not complete (part of a prefix, or a prefix and part of a body). */
+  get inFrame(): boolean {
+    return this.headerFill > 0 || this.bodyLength >= 0;
   }
 
   /** Feed received bytes; returns the bodies of all frames completed by them, in order. */

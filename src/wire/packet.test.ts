@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, isProtocolError } from '../errors.js';
-import { decodeWireFrame } from './codec.js';
+import { decodeWireFrame, encodeWireFrameGeneric } from './codec.js';
 import { zstdAvailable, zstdDecompressBounded } from './compression.js';
 import type { PacketChunkBody, WireFrame } from './model.js';
-import { encodePacketFrames, type PacketOptions } from './packet.js';
+import { encodePacketFrameParts, encodePacketFrames, type PacketOptions } from './packet.js';
 import { Reassembler } from './reassembler.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -93,5 +93,90 @@ describe('encodePacketFrames', () => {
     const tiny = encodePacketFrames(2n, noise(300), { ...base, maxFrameBytes: 80, chunking: true });
     expect(tiny).toHaveLength(300);
     expect(code(() => encodePacketFrames(2n, noise(300), { ...base, maxFrameBytes: 50, chunking: true }))).toBe(ErrorCodes.FRAME_TOO_LARGE);
+  });
+});
+
+/** The pre-parts algorithm, with the generic (cbor-x) frame encoder as an independent oracle: encode every candidate frame to measure it. */
+function referenceFrames(id: bigint, data: Uint8Array, maxFrame: number, chunking: boolean): Uint8Array[] | string {
+  if (data.length < maxFrame) {
+    const single = encodeWireFrameGeneric({ type: 'packet', body: { id, compression: 'none', data } });
+    if (single.length <= maxFrame) return [single];
+  }
+  if (!chunking) return ErrorCodes.FRAME_TOO_LARGE;
+  const frames: Uint8Array[] = [];
+  let chunkBytes = Math.max(maxFrame - 256, 1);
+  let offset = 0;
+  let seq = 0;
+  do {
+    for (;;) {
+      const len = Math.min(chunkBytes, data.length - offset);
+      const last = offset + len === data.length;
+      const f = encodeWireFrameGeneric({ type: 'packet_chunk', body: { id, compression: 'none', seq, last, data: data.subarray(offset, offset + len) } });
+      if (f.length <= maxFrame) {
+        frames.push(f);
+        offset += len;
+        seq++;
+        break;
+      }
+      if (len <= 1) return ErrorCodes.FRAME_TOO_LARGE;
+      chunkBytes = Math.max(len - 128, 1);
+    }
+  } while (offset < data.length);
+  return frames;
+}
+
+describe('encodePacketFrameParts (arithmetic sizing, no payload copy)', () => {
+  it('gives byte-identical frames and the same errors as measuring by encoding, across CBOR head-size boundaries', () => {
+    // payload sizes and frame limits around the 1/2/3/5-byte CBOR length heads and the 256/128 chunk steps
+    const sizes = [0, 1, 23, 24, 255, 256, 257, 300, 65535, 65536, 65537, 70_000];
+    const maxFrames = [40, 50, 60, 61, 62, 80, 100, 300, 312, 313, 314, 400, 65536, 65600, 1 << 20];
+    const ids = [1n, 24n, 256n, 0xffffffffn, 0x100000000n, 0xffffffffffffffffn];
+    const payload = noise(70_000, 3);
+    let compared = 0;
+    for (const n of sizes) {
+      for (const maxFrame of maxFrames) {
+        if (maxFrame <= 100 && n > 300) continue; // thousands of 1-byte chunks: slow, nothing new
+        for (const id of ids) {
+          for (const chunking of [false, true]) {
+            const data = payload.subarray(0, n);
+            const want = referenceFrames(id, data, maxFrame, chunking);
+            const opts = { maxFrameBytes: maxFrame, maxPacketBytes: 1 << 20, compression: ['none'] as const, chunking };
+            let got: Uint8Array[] | string;
+            let parts: ReturnType<typeof encodePacketFrameParts> | undefined;
+            try {
+              got = encodePacketFrames(id, data, opts);
+              parts = encodePacketFrameParts(id, data, opts);
+            } catch (e) {
+              got = (e as { code: string }).code;
+            }
+            const ctx = `n=${n} maxFrame=${maxFrame} id=${id} chunking=${chunking}`;
+            if (typeof want === 'string') {
+              expect(got, ctx).toBe(want);
+              continue;
+            }
+            expect(Array.isArray(got), ctx).toBe(true);
+            const same = (a: Uint8Array[]): boolean => a.length === want.length && a.every((f, i) => Buffer.from(f).equals(want[i]!));
+            expect(same(got as Uint8Array[]), ctx).toBe(true);
+            expect(same(parts!.map((p) => Buffer.concat([p.head, p.data]))), ctx).toBe(true);
+            expect(parts!.map((p) => p.bodyBytes), ctx).toEqual(want.map((f) => f.length));
+            compared++;
+          }
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(500);
+  });
+
+  it('leaves data as views of the payload (no copy)', () => {
+    const payload = noise(200_000, 9);
+    const parts = encodePacketFrameParts(8n, payload, { ...base, maxFrameBytes: 65536, chunking: true });
+    expect(parts).toHaveLength(4);
+    for (const p of parts) expect(p.data.buffer).toBe(payload.buffer);
+    expect(parts.map((p) => p.data.byteOffset)).toEqual([0, 65280, 130560, 195840]);
+  });
+
+  it('refuses an invalid id like the frame encoder', () => {
+    expect(code(() => encodePacketFrameParts(-1n, CANCEL, base))).toBe(ErrorCodes.ENCODE_INVALID_VALUE);
+    expect(code(() => encodePacketFrameParts(1n << 64n, noise(300), { ...base, maxFrameBytes: 100, chunking: true }))).toBe(ErrorCodes.ENCODE_INVALID_VALUE);
   });
 });

@@ -13,7 +13,7 @@ import {
   ZSTD_LEVEL,
   validateByteLimit,
 } from '../limits.js';
-import { encodeWireFrame } from './codec.js';
+import { encodePacketHead } from './codec.js';
 import { zstdCompress } from './compression.js';
 import type { CompressionAlgo } from './model.js';
 
@@ -38,6 +38,20 @@ function packetTooLarge(len: number, max: number, rule: string): ProtocolError {
 }
 
 /**
+ * One frame body of {@link encodePacketFrameParts}: the body is `head ++ data` (byte-identical to
+ * the corresponding {@link encodePacketFrames} entry) and `data` is a view of the payload (or of
+ * its zstd output), never a copy.
+ */
+export interface PacketFrameParts {
+  /** The CBOR bytes before `data` (a small fresh buffer). */
+  head: Uint8Array;
+  /** A subarray view of the (possibly compressed) payload. */
+  data: Uint8Array;
+  /** head.length + data.length: the frame body length (what the u32 prefix carries). */
+  bodyBytes: number;
+}
+
+/**
  * Encode `payload` (an encoded RpcPayload) for request id `id` into WireFrame bodies (not
  * length-prefixed), exactly as the Rust sender does:
  * - zstd when "zstd" is anywhere in the negotiated list and the payload is ≥ 1024 bytes, level 3,
@@ -46,8 +60,30 @@ function packetTooLarge(len: number, max: number, rule: string): ProtocolError {
  * - one Packet if its encoded frame is ≤ maxFrameBytes; otherwise FRAME_TOO_LARGE without
  *   chunking [CHK-1], else PacketChunks of max(maxFrameBytes − 256, 1) data bytes, shrunk by 128
  *   until each encoded chunk fits, seq from 0, `last` on the final one, same compression [CHK-9].
+ *
+ * Each body is a fresh buffer. Senders that can write several buffers per frame should use
+ * {@link encodePacketFrameParts}, which returns the same bytes without copying the payload.
  */
 export function encodePacketFrames(id: bigint, payload: Uint8Array, opts: PacketOptions): Uint8Array[] {
+  const parts = encodePacketFrameParts(id, payload, opts);
+  const out: Uint8Array[] = new Array<Uint8Array>(parts.length);
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    const body = new Uint8Array(p.bodyBytes);
+    body.set(p.head, 0);
+    body.set(p.data, p.head.length);
+    out[i] = body;
+  }
+  return out;
+}
+
+/**
+ * {@link encodePacketFrames} without the copies: the same frames (same split, same errors, same
+ * bytes once `head` and `data` are concatenated), with frame sizes computed arithmetically from the
+ * CBOR head sizes instead of by encoding, and `data` left as views of `payload`. The caller must
+ * not modify `payload` until the frames are written.
+ */
+export function encodePacketFrameParts(id: bigint, payload: Uint8Array, opts: PacketOptions): PacketFrameParts[] {
   const maxFrame = validateByteLimit('maxFrameBytes', opts.maxFrameBytes, HARD_MAX_MESSAGE_BYTES);
   const maxPacket = validateByteLimit('maxPacketBytes', opts.maxPacketBytes, HARD_MAX_MESSAGE_BYTES);
   const threshold = opts.compressionThresholdBytes ?? COMPRESSION_THRESHOLD_BYTES;
@@ -64,11 +100,11 @@ export function encodePacketFrames(id: bigint, payload: Uint8Array, opts: Packet
   }
   if (data.length > maxPacket) throw packetTooLarge(data.length, maxPacket, 'DATA-4');
 
-  // The encoded Packet is always longer than its data: skip encoding one that cannot fit.
+  // The encoded Packet is always longer than its data: skip one that cannot fit.
   if (data.length < maxFrame) {
-    const single = encodeWireFrame({ type: 'packet', body: { id, compression, data } });
+    const head = encodePacketHead({ type: 'packet', id, compression, dataBytes: data.length });
     // [CHK-1] a frame of exactly maxFrameBytes is not chunked
-    if (single.length <= maxFrame) return [single];
+    if (head.length + data.length <= maxFrame) return [{ head, data, bodyBytes: head.length + data.length }];
   }
   if (!opts.chunking) {
     throw new ProtocolError(ErrorCodes.FRAME_TOO_LARGE, `packet frame larger than max_frame_len ${maxFrame} and chunking was not negotiated`, {
@@ -77,7 +113,7 @@ export function encodePacketFrames(id: bigint, payload: Uint8Array, opts: Packet
     });
   }
 
-  const frames: Uint8Array[] = [];
+  const frames: PacketFrameParts[] = [];
   let chunkBytes = Math.max(maxFrame - CHUNK_OVERHEAD_GUESS_BYTES, 1);
   let offset = 0;
   let seq = 0;
@@ -85,12 +121,11 @@ export function encodePacketFrames(id: bigint, payload: Uint8Array, opts: Packet
     for (;;) {
       const len = Math.min(chunkBytes, data.length - offset);
       const last = offset + len === data.length;
-      const frame = encodeWireFrame({
-        type: 'packet_chunk',
-        body: { id, compression, seq, last, data: data.subarray(offset, offset + len) },
-      });
-      if (frame.length <= maxFrame) {
-        frames.push(frame);
+      // Sized arithmetically: the head depends only on id, compression, seq and len.
+      const head = encodePacketHead({ type: 'packet_chunk', id, compression, seq, last, dataBytes: len });
+      const bodyBytes = head.length + len;
+      if (bodyBytes <= maxFrame) {
+        frames.push({ head, data: data.subarray(offset, offset + len), bodyBytes });
         offset += len;
         seq++;
         break;
@@ -99,7 +134,7 @@ export function encodePacketFrames(id: bigint, payload: Uint8Array, opts: Packet
         // no chunk can carry even one byte under this max_frame_len
         throw new ProtocolError(ErrorCodes.FRAME_TOO_LARGE, `max_frame_len ${maxFrame} cannot carry a packet chunk`, {
           rule: 'CHK-9',
-          details: { lengthBytes: frame.length, maxBytes: maxFrame },
+          details: { lengthBytes: bodyBytes, maxBytes: maxFrame },
         });
       }
       // [CHK-9] shrink by 128 until the encoded chunk fits

@@ -194,11 +194,11 @@ function readArg(ai: number): number {
 /** UTF-8 validity of buf[start, start+len) (RFC 3629: no overlongs, no surrogates, ≤ U+10FFFF). */
 function utf8Ok(start: number, len: number): boolean {
   const stop = start + len;
+  // Long strings: node's SIMD validator (ASCII included) is ~10x faster than the JS loop below.
+  if (len >= 64) return isUtf8(buf.subarray(start, stop));
   let i = start;
-  // ASCII fast path covers nearly every protocol string.
   while (i < stop && buf[i]! < 0x80) i++;
   if (i === stop) return true;
-  if (len >= 64) return isUtf8(buf.subarray(start, stop));
   while (i < stop) {
     const b0 = buf[i]!;
     if (b0 < 0x80) {

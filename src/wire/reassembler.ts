@@ -25,7 +25,11 @@ export interface ReassemblerOptions {
 interface Stream {
   nextSeq: number;
   compression: CompressionAlgo;
-  parts: Uint8Array[];
+  /** Chunk data copied in as it arrives; capacity maxPacketBytes, allocated without zero-fill so
+   *  only the bytes written become resident. Undefined until a second chunk needs it. */
+  arena: Uint8Array | undefined;
+  /** The first chunk's data (a view), until a second chunk arrives. */
+  first: Uint8Array | undefined;
   bytes: number;
 }
 
@@ -106,7 +110,7 @@ export class Reassembler {
           details: { maxStreams: this.maxStreams },
         });
       }
-      stream = { nextSeq: 0, compression: body.compression, parts: [], bytes: 0 };
+      stream = { nextSeq: 0, compression: body.compression, arena: undefined, first: undefined, bytes: 0 };
       this.streams.set(body.id, stream);
     }
     if (body.seq !== stream.nextSeq) throw seqMismatch(stream.nextSeq, body.seq);
@@ -129,7 +133,18 @@ export class Reassembler {
         details: { lengthBytes: stream.bytes + n, maxBytes: this.maxPacket },
       });
     }
-    if (n > 0) stream.parts.push(body.data);
+    if (n > 0) {
+      // Copy now (the frame buffer is released at once) into one buffer: no second copy at the end.
+      if (stream.arena === undefined && stream.first === undefined && stream.bytes === 0) stream.first = body.data;
+      else {
+        if (stream.arena === undefined) {
+          stream.arena = new Uint8Array(Buffer.allocUnsafeSlow(this.maxPacket).buffer, 0, this.maxPacket);
+          if (stream.first) stream.arena.set(stream.first, 0);
+          stream.first = undefined;
+        }
+        stream.arena.set(body.data, stream.bytes);
+      }
+    }
     stream.bytes += n;
     this.total += n;
     stream.nextSeq++;
@@ -137,16 +152,7 @@ export class Reassembler {
     // [CHK-8] last=true completes the packet (even at seq 0)
     this.streams.delete(body.id);
     this.total -= stream.bytes;
-    let data: Uint8Array;
-    if (stream.parts.length === 1) data = stream.parts[0]!;
-    else {
-      data = new Uint8Array(stream.bytes);
-      let o = 0;
-      for (const part of stream.parts) {
-        data.set(part, o);
-        o += part.length;
-      }
-    }
+    const data = stream.arena ? stream.arena.subarray(0, stream.bytes) : (stream.first ?? new Uint8Array(0));
     return { id: body.id, payload: this.unpack(stream.compression, data) };
   }
 
