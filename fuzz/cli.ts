@@ -1,0 +1,221 @@
+/**
+ * `nova-conformance fuzz` and `nova-conformance replay`.
+ *
+ *   nova-conformance fuzz (--target ADDR | --spawn CMD) --role router|worker [--seed S] [--duration 60s] [options]
+ *   nova-conformance fuzz --offline [--seed S] [--duration 60s]
+ *   nova-conformance replay FILE (--target ADDR | --spawn CMD) [options]
+ *
+ * Router targets: `--target` connects to a running router; `--spawn` starts one (`{address}` is
+ * replaced by a fresh unix socket path). Worker targets: `--target` listens at ADDR and waits for
+ * the worker to (re)connect for every case; `--spawn` starts a fresh worker per case (`{address}`
+ * and `{shard}` substituted).
+ *
+ * Exit status: 0 nothing found / replay passes, 1 a failure was found / replay still fails,
+ * 2 usage or harness error.
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { runOfflineCampaign } from './campaign.js';
+import { HOSTILE_ACTIONS, type HostileAction } from './net/generate.js';
+import { runFixed, runNetworkCampaign } from './net/campaign.js';
+import { loadRegression, stepsFromJson } from './net/regression.js';
+import { DEFAULT_RUN_OPTIONS, type FuzzTarget, type RunOptions } from './net/runner.js';
+import { listenWorkerTarget, routerAt, spawnRouter, spawnWorkerTarget, type ConnectSettings } from './net/targets.js';
+import { randomSeed, seedFromString } from './rng.js';
+import { parseDurationMs, safeStringify } from './util.js';
+
+interface TargetFlags {
+  target?: string;
+  spawn?: string;
+  role?: string;
+  shard: number;
+  authTokenFile?: string;
+  authTokenEnv?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsServerName?: string;
+  allowInsecureTcp?: boolean;
+  deadlineMs: number;
+  handshakeDeadlineMs: number;
+}
+
+function intArg(name: string, min: number, max: number): (v: string) => number {
+  return (v) => {
+    if (!/^[0-9]{1,10}$/.test(v) || Number(v) < min || Number(v) > max) throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max}`);
+    return Number(v);
+  };
+}
+
+function durationArg(v: string): number {
+  try {
+    return parseDurationMs(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+function addTargetOptions(cmd: Command): Command {
+  // [SEC-3] tokens never go on the command line
+  cmd.on('option:auth-token', () => {
+    process.stderr.write('nova-conformance: tokens are never taken on the command line; use --auth-token-file or --auth-token-env\n');
+    process.exit(2);
+  });
+  return cmd
+    .option('--target <addr>', 'router: its address; worker: the address to listen on for the worker')
+    .option('--spawn <cmd>', 'command starting the target ({address} and, for workers, {shard} are substituted)')
+    .option('--shard <n>', 'shard id used in Hello / for spawned workers', intArg('--shard', 0, 0xffffffff), 0)
+    .option('--auth-token-file <file>', 'auth token the router expects (router targets)')
+    .option('--auth-token-env <var>', 'environment variable holding the auth token')
+    .addOption(new Option('--auth-token <value>', 'refused: tokens never go on the command line').hideHelp())
+    .option('--tls-ca <file>', 'CA bundle (PEM) to verify a tcp+tls target')
+    .option('--tls-cert <file>', 'client certificate (PEM) for mTLS')
+    .option('--tls-key <file>', 'client key (PEM) for mTLS')
+    .option('--tls-server-name <name>', 'name to verify the target certificate against')
+    .option('--allow-insecure-tcp', 'allow plaintext tcp with a token or to a non-loopback host [TRN-2]')
+    .option('--deadline-ms <ms>', 'deadline for each expected answer or close', intArg('--deadline-ms', 1, 600_000), DEFAULT_RUN_OPTIONS.deadlineMs)
+    .option('--handshake-deadline-ms <ms>', 'deadline for the handshake answer', intArg('--handshake-deadline-ms', 1, 600_000), DEFAULT_RUN_OPTIONS.handshakeDeadlineMs);
+}
+
+function loadToken(f: TargetFlags): string | null {
+  if (f.authTokenFile) return readFileSync(f.authTokenFile, 'utf8').replace(/\r?\n$/, '');
+  if (f.authTokenEnv) {
+    const v = process.env[f.authTokenEnv];
+    if (v === undefined) throw new Error(`environment variable ${f.authTokenEnv} is not set`);
+    return v;
+  }
+  return null;
+}
+
+async function buildTarget(role: 'router' | 'worker', f: TargetFlags, token: string | null): Promise<FuzzTarget> {
+  if (!!f.target === !!f.spawn) throw new Error('give exactly one of --target ADDR or --spawn CMD');
+  const settings: ConnectSettings = {
+    ...(f.tlsCa ? { caFile: f.tlsCa } : {}),
+    ...(f.tlsCert ? { certFile: f.tlsCert } : {}),
+    ...(f.tlsKey ? { keyFile: f.tlsKey } : {}),
+    ...(f.tlsServerName ? { serverName: f.tlsServerName } : {}),
+    allowInsecureTcp: f.allowInsecureTcp ?? false,
+    authTokenConfigured: token !== null,
+  };
+  if (role === 'router') return f.target ? routerAt(f.target, settings) : spawnRouter(f.spawn!, settings);
+  return f.target ? listenWorkerTarget(f.target, { ...settings, shardId: f.shard }) : spawnWorkerTarget(f.spawn!, { shardId: f.shard });
+}
+
+function runOptions(f: TargetFlags, token: string | null, actions?: HostileAction[]): RunOptions {
+  return {
+    ...DEFAULT_RUN_OPTIONS,
+    deadlineMs: f.deadlineMs,
+    handshakeDeadlineMs: f.handshakeDeadlineMs,
+    shardId: f.shard,
+    authToken: token,
+    ...(actions ? { actions } : {}),
+  };
+}
+
+function parseRole(v: string | undefined): 'router' | 'worker' {
+  if (v !== 'router' && v !== 'worker') throw new Error('--role must be router or worker');
+  return v;
+}
+
+/** Register `fuzz` and `replay` on the nova-conformance program. */
+export function registerFuzzCommands(program: Command): void {
+  addTargetOptions(
+    program
+      .command('fuzz')
+      .description('fuzz a live router or worker (or, with --offline, the codec) from a seed')
+      .option('--role <role>', 'role of the target: router | worker')
+      .option('--seed <seed>', 'campaign seed (same seed, same frames); random when absent')
+      .option('--duration <d>', 'how long to run, e.g. 60s, 10m', durationArg, 60_000)
+      .option('--max-cases <n>', 'stop after this many cases', intArg('--max-cases', 1, 1e9))
+      .option('--out <dir>', 'directory for regression files', 'fuzz-regressions')
+      .option('--lanes <list>', 'run concurrent cases on these shard ids (router must admit them all), e.g. 0,1,2,3')
+      .option('--actions <list>', `hostile actions to use (default all): ${HOSTILE_ACTIONS.join(',')}`)
+      .option('--no-shrink', 'do not shrink failures')
+      .option('--keep-going', 'continue after a failure')
+      .option('--offline', 'run the offline codec properties instead of a live target')
+      .option('--json', 'print the summary as JSON on stdout'),
+  ).action(async (o: TargetFlags & { seed?: string; duration: number; maxCases?: number; out: string; lanes?: string; actions?: string; shrink: boolean; keepGoing?: boolean; offline?: boolean; json?: boolean }) => {
+    const seed = o.seed ?? String(randomSeed());
+    try {
+      if (o.offline) {
+        const r = runOfflineCampaign({ durationMs: o.duration, seed: seedFromString(seed) });
+        if (o.json) console.log(safeStringify(r, 2));
+        process.exitCode = r.failures.length ? 1 : 0;
+        return;
+      }
+      const role = parseRole(o.role);
+      const actions = o.actions?.split(',').map((a) => a.trim());
+      for (const a of actions ?? []) if (!(HOSTILE_ACTIONS as readonly string[]).includes(a)) throw new Error(`unknown action (see --help): ${a.slice(0, 40)}`);
+      const lanes = o.lanes?.split(',').map((s) => intArg('--lanes', 0, 0xffffffff)(s.trim()));
+      const token = loadToken(o);
+      const target = await buildTarget(role, o, token);
+      try {
+        const r = await runNetworkCampaign({
+          target,
+          seed,
+          durationMs: o.duration,
+          ...(o.maxCases ? { maxCases: o.maxCases } : {}),
+          run: runOptions(o, token, actions as HostileAction[] | undefined),
+          outDir: o.out,
+          shrink: o.shrink,
+          stopOnFailure: !o.keepGoing,
+          ...(lanes ? { lanes } : {}),
+          log: (l) => console.error(l),
+        });
+        for (const f of r.failures) {
+          console.error(`[fuzz] ${f.failure.kind} [${f.failure.rule}]: ${f.failure.detail}`);
+          if (f.file) console.error(`[fuzz] reproduce: nova-conformance replay ${f.file} ${o.target ? `--target ${o.target}` : `--spawn '${o.spawn}'`}`);
+        }
+        if (o.json) {
+          console.log(
+            safeStringify(
+              { seed, role, cases: r.cases, elapsedMs: Math.round(r.elapsedMs), casesPerSecond: r.casesPerSecond, ends: r.ends, failures: r.failures.map((f) => ({ caseIndex: f.caseIndex, failure: f.failure, file: f.file, steps: f.steps.length })) },
+              2,
+            ),
+          );
+        }
+        process.exitCode = r.failures.length ? 1 : 0;
+      } finally {
+        await target.close();
+      }
+    } catch (e) {
+      console.error(`nova-conformance fuzz: ${(e as Error).message}`);
+      process.exitCode = 2;
+    }
+  });
+
+  addTargetOptions(
+    program
+      .command('replay')
+      .description('replay a fuzz regression file against a target; exit 1 if it still fails')
+      .argument('<file>', 'regression JSON written by nova-conformance fuzz')
+      .option('--role <role>', 'override the role recorded in the file')
+      .option('--repeat <n>', 'run it n times (timing-dependent failures)', intArg('--repeat', 1, 1000), 1),
+  ).action(async (file: string, o: TargetFlags & { repeat: number }) => {
+    try {
+      const doc = loadRegression(file);
+      const role = o.role ? parseRole(o.role) : doc.role;
+      const token = loadToken(o);
+      const target = await buildTarget(role, { ...o, shard: o.shard || doc.shardId }, token);
+      try {
+        const steps = stepsFromJson(doc.steps);
+        let failing = 0;
+        for (let i = 0; i < o.repeat; i++) {
+          const withLiveness = doc.failure.kind === 'liveness';
+          const r = await runFixed(target, runOptions({ ...o, shard: o.shard || doc.shardId }, token), steps, withLiveness);
+          console.error(`[replay] run ${i + 1}: expected end ${r.result.expectation.end} (${r.result.expectation.reason}); ${r.failure ? `FAIL ${r.failure.kind} [${r.failure.rule}]: ${r.failure.detail}` : 'pass'}`);
+          if (r.failure) failing++;
+        }
+        console.error(`[replay] ${file}: recorded failure ${doc.failure.kind} [${doc.failure.rule}]; ${failing}/${o.repeat} runs failed`);
+        process.exitCode = failing ? 1 : 0;
+      } finally {
+        await target.close();
+      }
+    } catch (e) {
+      console.error(`nova-conformance replay: ${(e as Error).message}`);
+      process.exitCode = 2;
+    }
+  });
+}

@@ -1,0 +1,281 @@
+/**
+ * The oracle of the network fuzzer: a reference model of what a conforming RECEIVER must do with
+ * the exact bytes the fuzzer sends. It replays those bytes through the strict codec (frame
+ * decoder, preflight + decoder, reassembler with bounded decompression) and the receive rules of
+ * the spec, and states the expected behaviour:
+ *
+ * - which request ids must be answered exactly once (`mustAnswer`) or at most once (`mayAnswer`);
+ * - how the connection must end: `open` (still serving: a fresh request on it is answered),
+ *   `close` (the target closes within a deadline, with a Reject first for handshake refusals),
+ *   or `any` (the spec allows both, or the outcome depends on timing).
+ *
+ * @module
+ */
+import { isProtocolError } from '../../src/errors.js';
+import { HARD_MAX_MESSAGE_BYTES, PRE_HANDSHAKE_MAX_FRAME_BYTES } from '../../src/limits.js';
+import type { Capabilities, WireFrame, WorkerHello } from '../../src/wire/model.js';
+import { FrameDecoder, Reassembler, decodeRpcPayload, decodeWireFrame } from '../../src/wire/index.js';
+import { checkWelcome } from '../../src/engine/negotiation.js';
+
+export type TargetRole = 'router' | 'worker';
+
+/** How the connection must end. */
+export type EndExpectation = 'open' | 'close' | 'any';
+
+export interface Expectation {
+  end: EndExpectation;
+  /** Request ids that must get exactly one Response. */
+  mustAnswer: bigint[];
+  /** Request ids that may get at most one Response (e.g. the connection closes soon after). */
+  mayAnswer: bigint[];
+  /** Why the model expects this end, with the spec id of the deciding rule. */
+  reason: string;
+  rule?: string;
+  /** Step index (0-based, in the case's step list) of the first frame that decided the end, if any. */
+  decidedAt?: number;
+  /** The stream ends inside a frame: a probe on the same connection would be swallowed. */
+  partialFrame?: boolean;
+  /** The target must answer the handshake with a Reject of this code before closing. */
+  rejectCode?: string;
+}
+
+/** One unit the fuzzer writes: a frame body (prefix added on the wire) or raw bytes. */
+export type FuzzStep = { kind: 'frame'; body: Uint8Array; note?: string } | { kind: 'raw'; bytes: Uint8Array; note?: string };
+
+/** The bytes a step puts on the wire. */
+export function stepBytes(step: FuzzStep): Uint8Array {
+  if (step.kind === 'raw') return step.bytes;
+  const out = new Uint8Array(4 + step.body.length);
+  new DataView(out.buffer).setUint32(0, step.body.length, true);
+  out.set(step.body, 4);
+  return out;
+}
+
+/** The spec id behind a reassembly / decompression error code. */
+export function packetRuleFor(code: string, compressed: boolean): string {
+  switch (code) {
+    case 'CHUNKING_NOT_NEGOTIATED':
+      return 'CHK-2';
+    case 'CHUNK_SEQ_MISMATCH':
+      return 'CHK-3';
+    case 'CHUNK_COMPRESSION_CHANGED':
+      return 'CHK-4';
+    case 'TOO_MANY_CHUNK_STREAMS':
+      return 'CHK-5';
+    case 'REASSEMBLY_LIMIT_EXCEEDED':
+      return 'CHK-6';
+    case 'PACKET_TOO_LARGE':
+      return compressed ? 'CMP-4' : 'CHK-7';
+    case 'COMPRESSION_UNSUPPORTED':
+    case 'COMPRESSION_UNAVAILABLE':
+      return 'CMP-2';
+    case 'DECOMPRESSION_FAILED':
+      return 'CMP-6';
+    default:
+      return 'DATA-5';
+  }
+}
+
+/** A limit the codec accepts: 1 ≤ n ≤ 64 MiB (the hard cap applies whatever was negotiated [FRM-7]). */
+export function clampLimit(n: number): number {
+  return Math.max(1, Math.min(n, HARD_MAX_MESSAGE_BYTES));
+}
+
+/** True when the concatenated steps stop inside a length prefix or a frame body. */
+export function endsMidFrame(steps: readonly FuzzStep[]): boolean {
+  const all = Buffer.concat(steps.map(stepBytes));
+  let off = 0;
+  while (off < all.length) {
+    if (all.length - off < 4) return true;
+    const len = all.readUInt32LE(off);
+    if (all.length - off - 4 < len) return true;
+    off += 4 + len;
+  }
+  return false;
+}
+
+function codeOf(e: unknown): string {
+  if (isProtocolError(e)) return e.code;
+  throw e;
+}
+
+/**
+ * Judge the FIRST step against the handshake rules.
+ * Router target: step 0 is our Hello. Worker target: step 0 is our Welcome to `workerHello`.
+ * Returns `{ proceed }` with the decoded first frame when the handshake can go on, else the expectation.
+ */
+export function judgeHandshakeStep(
+  role: TargetRole,
+  step: FuzzStep | undefined,
+  workerHello?: WorkerHello,
+): { proceed: true; frame: WireFrame } | { proceed: false; expectation: Expectation } {
+  const end = (e: Omit<Expectation, 'mustAnswer' | 'mayAnswer'>): { proceed: false; expectation: Expectation } => ({
+    proceed: false,
+    expectation: { mustAnswer: [], mayAnswer: [], ...e, decidedAt: 0 },
+  });
+  if (!step) return end({ end: 'any', reason: 'no handshake frame sent' });
+  const dec = new FrameDecoder({ maxFrameBytes: PRE_HANDSHAKE_MAX_FRAME_BYTES });
+  let bodies: Uint8Array[];
+  try {
+    bodies = dec.push(stepBytes(step));
+  } catch (e) {
+    // [FRM-3] [FRM-4] an over-limit (or empty) handshake frame closes the connection
+    return end({ end: 'close', reason: `handshake frame refused (${codeOf(e)})`, rule: 'FRM-4' });
+  }
+  // A partial first frame: the router times the handshake out after 5 s (SHOULD, [HS-6]).
+  if (bodies.length === 0) return end({ end: 'any', reason: 'handshake frame incomplete', partialFrame: true });
+  let frame: WireFrame;
+  try {
+    frame = decodeWireFrame(bodies[0]!);
+  } catch (e) {
+    // [HS-3] a first frame that does not decode closes the connection (no Reject needed)
+    return end({ end: 'close', reason: `handshake frame does not decode (${codeOf(e)})`, rule: role === 'router' ? 'HS-3' : 'HS-2' });
+  }
+  if (bodies.length > 1 || dec.bufferedBytes > 0) {
+    // extra bytes after the handshake frame in the same step: the frames after it are judged with unknown timing
+    return end({ end: 'any', reason: 'bytes after the handshake frame in the same step' });
+  }
+  if (role === 'router') {
+    if (frame.type !== 'hello') return end({ end: 'close', reason: `first frame is ${frame.type}, not hello`, rule: 'HS-3' });
+    const c = frame.body.capabilities;
+    // [HS-4] zero limits are refused first, with invalid_request
+    if (c.max_frame_len === 0 || c.max_packet_len === 0) {
+      return end({ end: 'close', reason: 'hello with a zero limit', rule: 'HS-4', rejectCode: 'invalid_request' });
+    }
+    return { proceed: true, frame };
+  }
+  // worker target: what we sent as the router
+  if (frame.type === 'reject') return end({ end: 'close', reason: 'router rejected the worker', rule: 'HS-5' });
+  if (frame.type !== 'welcome') return end({ end: 'close', reason: `answer to hello is ${frame.type}`, rule: 'HS-2' });
+  if (workerHello) {
+    try {
+      checkWelcome(workerHello, frame.body);
+    } catch {
+      // [HS-10] SHOULD refuse: the Rust worker accepts anything, so both are allowed
+      return end({ end: 'any', reason: 'welcome breaks the negotiation rules (refusal is a SHOULD)', rule: 'HS-10' });
+    }
+  }
+  return { proceed: true, frame };
+}
+
+/**
+ * Judge the post-handshake steps (`steps[firstIndex..]`) as the target must receive them.
+ * `targetRole` is the role of the implementation under test; `caps` the chosen capabilities.
+ */
+export function judgeSession(targetRole: TargetRole, caps: Capabilities, steps: readonly FuzzStep[], firstIndex = 1, shardId?: number): Expectation {
+  const must = new Set<bigint>();
+  const may = new Set<bigint>();
+  // ids answered "in flight" according to the model (we never know when the target finishes,
+  // so a repeated id is only judged when it arrives in the same step as the first one)
+  // a mutated handshake may carry limits outside what the codec can be configured with
+  const dec = new FrameDecoder({ maxFrameBytes: clampLimit(caps.max_frame_len) });
+  const re = new Reassembler({
+    maxPacketBytes: clampLimit(caps.max_packet_len),
+    compression: caps.supported_compression,
+    chunking: caps.supports_chunking,
+  });
+  const stop = (i: number, end: EndExpectation, reason: string, rule?: string): Expectation => {
+    // after a close (or an ambiguous event) responses to earlier requests may be lost
+    const mayAnswer = [...may, ...must];
+    return { end, mustAnswer: [], mayAnswer, reason, ...(rule ? { rule } : {}), decidedAt: i };
+  };
+  const parity = targetRole === 'router' ? 1n : 0n;
+  const stepRequestIds = new Map<bigint, number>();
+  let shutdownId: bigint | undefined;
+  for (let i = firstIndex; i < steps.length; i++) {
+    let bodies: Uint8Array[];
+    try {
+      bodies = dec.push(stepBytes(steps[i]!));
+    } catch (e) {
+      const code = codeOf(e);
+      return stop(i, 'close', `frame refused (${code})`, code === 'FRAME_EMPTY' ? 'FRM-2' : 'FRM-3');
+    }
+    for (const body of bodies) {
+      let frame: WireFrame;
+      try {
+        frame = decodeWireFrame(body);
+      } catch (e) {
+        return stop(i, 'close', `frame does not decode (${codeOf(e)})`, 'DATA-5');
+      }
+      if (frame.type === 'hello' || frame.type === 'welcome' || frame.type === 'reject') {
+        return stop(i, 'close', `${frame.type} after the handshake`, 'HS-7');
+      }
+      if (frame.type === 'unknown') continue; // [DATA-6]
+      if (frame.body.id === 0n) return stop(i, 'close', 'packet with id 0', 'ID-2');
+      if (frame.type === 'packet' && frame.body.data.length > caps.max_packet_len) {
+        return stop(i, 'close', 'packet data over max_packet_len', 'DATA-4');
+      }
+      let done: { id: bigint; payload: Uint8Array } | null;
+      try {
+        done = re.accept(frame);
+      } catch (e) {
+        const code = codeOf(e);
+        return stop(i, 'close', `packet refused (${code})`, packetRuleFor(code, frame.body.compression === 'zstd'));
+      }
+      if (!done) continue;
+      let payload;
+      try {
+        payload = decodeRpcPayload(done.payload, { maxPacketBytes: clampLimit(caps.max_packet_len) });
+      } catch (e) {
+        return stop(i, 'close', `payload does not decode (${codeOf(e)})`, 'DATA-5');
+      }
+      const id = done.id;
+      switch (payload.type) {
+        case 'request': {
+          // [ID-3] parity is checked on requests only
+          if (id % 2n !== parity) return stop(i, 'close', 'request with the wrong id parity', 'ID-3');
+          if (must.has(id) || may.has(id)) {
+            // [ID-4] a duplicate is certain only if the first copy arrived in the same step
+            if (stepRequestIds.get(id) === i) return stop(i, 'close', 'duplicate in-flight request id', 'ID-4');
+            return stop(i, 'any', 'request id reused (in flight or not, depending on timing)');
+          }
+          stepRequestIds.set(id, i);
+          // requests after a Shutdown may or may not be served before the worker closes
+          if (shutdownId !== undefined) {
+            may.add(id);
+            break;
+          }
+          if (payload.body.type === 'shutdown') {
+            if (targetRole === 'worker' && shutdownId === undefined) {
+              // [DATA-8] a worker answers Shutdown and then closes: that answer is owed even though it
+              // closes (unless a later invalid frame closes the connection first, see stop())
+              shutdownId = id;
+              must.add(id);
+              continue;
+            }
+            may.add(id);
+            return stop(i, 'any', 'shutdown requested');
+          }
+          must.add(id);
+          break;
+        }
+        case 'notification':
+          // The reference router drops a worker whose cached index names another shard.
+          if (targetRole === 'router' && payload.body.type === 'cached_index' && shardId !== undefined && payload.body.body.shard_id !== shardId) {
+            return stop(i, 'any', 'cached index for another shard');
+          }
+          break;
+        case 'cancel':
+          // [CAN-2] [CAN-3] [CAN-4]: never closes; a cancelled request still gets exactly one response
+          break;
+        case 'response':
+          // [DATA-3] a response for an id the target did not use is ignored
+          break;
+        case 'unknown':
+          break; // [DATA-6]
+      }
+    }
+  }
+  if (shutdownId !== undefined) {
+    const others = [...must].filter((x) => x !== shutdownId);
+    return { end: 'close', mustAnswer: [shutdownId], mayAnswer: [...may, ...others], reason: 'shutdown requested', rule: 'DATA-8' };
+  }
+  const partial = endsMidFrame(steps.slice(firstIndex));
+  return {
+    end: partial ? 'any' : 'open',
+    mustAnswer: [...must],
+    mayAnswer: [...may],
+    reason: partial ? 'the stream ends inside a frame' : 'every frame is valid',
+    ...(partial ? { partialFrame: true } : {}),
+  };
+}

@@ -1,0 +1,544 @@
+/**
+ * Executes one network fuzz case against a live target and compares what it does with the
+ * model's {@link Expectation}.
+ *
+ * @module
+ */
+import type { Duplex } from 'node:stream';
+import { isProtocolError } from '../../src/errors.js';
+import { PRE_HANDSHAKE_MAX_FRAME_BYTES } from '../../src/limits.js';
+import type { Capabilities, RouterWelcome, WireFrame, WorkerHello } from '../../src/wire/model.js';
+import { FrameDecoder, Reassembler, decodeRpcPayload, decodeWireFrame, encodePacketFrames, encodeRpcPayload, encodeWireFrame } from '../../src/wire/index.js';
+import { checkWelcome } from '../../src/engine/negotiation.js';
+import type { Rng } from '../rng.js';
+import { createRng } from '../rng.js';
+import { SessionGenerator, helloStep, targetParity, welcomeStep, type HostileAction } from './generate.js';
+import { clampLimit, packetRuleFor, judgeHandshakeStep, judgeSession, stepBytes, type Expectation, type FuzzStep, type TargetRole } from './model.js';
+
+/** One connection to the target, as a case sees it. */
+export interface TargetConnection {
+  socket: Duplex;
+  /** Exit status of a per-connection process (spawned worker), null while running or when unknown. */
+  exitStatus(): { code: number | null; signal: string | null } | null;
+  /** Tail of the target's log output, when visible. */
+  logTail(): string;
+  /** Release the connection (and a per-connection process). */
+  release(): Promise<void>;
+}
+
+/** A live implementation under test. */
+export interface FuzzTarget {
+  readonly role: TargetRole;
+  readonly describe: string;
+  /** Router: connect. Worker: wait for a (possibly freshly spawned) worker to connect. */
+  open(signal: AbortSignal): Promise<TargetConnection>;
+  /** False once a long-lived target process has died (router spawn mode). */
+  alive(): boolean;
+  /** Whether a liveness probe on a fresh connection is meaningful (not for per-case worker processes). */
+  readonly probeFreshConnection: boolean;
+  logTail(): string;
+  close(): Promise<void>;
+}
+
+export interface RunOptions {
+  /** Deadline for each expected answer or close, ms. Default 3000. */
+  deadlineMs: number;
+  /** Deadline for the handshake answer, ms. Default 3000. */
+  handshakeDeadlineMs: number;
+  /** Wait after the last expected event for stray duplicates, ms. Default 50. */
+  graceMs: number;
+  shardId: number;
+  authToken: string | null;
+  /** Hostile actions in use (default all). */
+  actions?: readonly HostileAction[];
+  /**
+   * Pause between our Welcome and the first post-handshake frame (worker targets), ms. A conforming
+   * worker must cope with 0; a small pause keeps cases comparable with peers that set up their
+   * session state just after the handshake. Default 15.
+   */
+  postHandshakeDelayMs?: number;
+  /** Worker targets: pause after the worker's Hello before answering, to catch early packets [HS-8], ms. Default 10. */
+  preWelcomeDelayMs?: number;
+}
+
+export const DEFAULT_RUN_OPTIONS: RunOptions = { deadlineMs: 3000, handshakeDeadlineMs: 3000, graceMs: 50, shardId: 0, authToken: null, postHandshakeDelayMs: 15, preWelcomeDelayMs: 10 };
+
+/** The kinds of failure the oracle reports (stable names, used to keep shrinking on target). */
+export type FailureKind =
+  | 'crash'
+  | 'no-close'
+  | 'no-reject'
+  | 'unexpected-close'
+  | 'missing-response'
+  | 'duplicate-response'
+  | 'unsolicited-response'
+  | 'handshake-unanswered'
+  | 'bad-welcome'
+  | 'target-violation'
+  | 'liveness';
+
+export interface Failure {
+  kind: FailureKind;
+  rule: string;
+  detail: string;
+}
+
+export interface Observation {
+  handshake: 'welcome' | 'reject' | 'closed' | 'timeout' | 'other' | 'not-sent' | 'hello-received';
+  rejectCode?: string;
+  closed: boolean;
+  closedAfterMs?: number;
+  /** Response count per request id (decimal strings). */
+  responses: Record<string, number>;
+  probe?: 'answered' | 'closed' | 'timeout' | 'skipped';
+  targetViolations: string[];
+  exit?: { code: number | null; signal: string | null } | null;
+  liveness?: 'ok' | string;
+}
+
+export interface CaseResult {
+  steps: FuzzStep[];
+  expectation: Expectation;
+  observation: Observation;
+  failure: Failure | null;
+  /** The target role's chosen capabilities, when the handshake got that far. */
+  caps?: Capabilities;
+  elapsedMs: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading what the target sends
+// ---------------------------------------------------------------------------------------------
+
+class TargetReader {
+  readonly frames: WireFrame[] = [];
+  readonly responses = new Map<bigint, number>();
+  readonly violations: string[] = [];
+  closed = false;
+  closedAt = 0;
+  private readonly decoder = new FrameDecoder({ maxFrameBytes: PRE_HANDSHAKE_MAX_FRAME_BYTES });
+  private reassembler: Reassembler | null = null;
+  private caps: Capabilities | null = null;
+  private waiters: Array<() => void> = [];
+
+  private readonly targetRole: TargetRole;
+
+  constructor(
+    private readonly socket: Duplex,
+    targetRole: TargetRole,
+  ) {
+    this.targetRole = targetRole;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    const onClose = (): void => {
+      if (!this.closed) {
+        this.closed = true;
+        this.closedAt = performance.now();
+        this.wake();
+      }
+    };
+    socket.on('end', onClose);
+    socket.on('close', onClose);
+    socket.on('error', onClose);
+  }
+
+  /** Switch to the negotiated limits once the handshake is done. */
+  enterSession(caps: Capabilities): void {
+    this.caps = caps;
+    this.decoder.maxFrameBytes = clampLimit(caps.max_frame_len);
+    this.reassembler = new Reassembler({ maxPacketBytes: clampLimit(caps.max_packet_len), compression: caps.supported_compression, chunking: caps.supports_chunking });
+    // frames that came in the same read as the handshake answer belong to the session
+    for (const f of this.frames.slice(1)) this.onSessionFrame(f);
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.violations.length) return; // stop interpreting after the first broken frame
+    let bodies: Uint8Array[];
+    try {
+      bodies = this.decoder.push(chunk);
+    } catch (e) {
+      const code = isProtocolError(e) ? e.code : 'error';
+      // [FRM-5] a sender never writes a frame above the limit in force
+      this.violations.push(`target sent a bad frame (${code}) [${code === 'FRAME_TOO_LARGE' ? (this.caps ? 'FRM-5' : 'FRM-4') : code === 'FRAME_EMPTY' ? 'FRM-2' : 'FRM-1'}]`);
+      this.wake();
+      return;
+    }
+    for (const body of bodies) {
+      if (this.secret && this.secret.length >= 4 && Buffer.from(body).includes(this.secret)) {
+        this.violations.push('target echoed an auth token in a frame [SEC-2]');
+        break;
+      }
+      let frame: WireFrame;
+      try {
+        frame = decodeWireFrame(body);
+      } catch (e) {
+        this.violations.push(`target sent an undecodable frame (${isProtocolError(e) ? e.code : 'error'}) [FRM-1]`);
+        break;
+      }
+      this.frames.push(frame);
+      if (this.caps) this.onSessionFrame(frame);
+    }
+    this.wake();
+  }
+
+  /** [SEC-2] a token the target must never send back (the worker's own, or the router's expected one). */
+  secret: Buffer | null = null;
+
+  private onSessionFrame(frame: WireFrame): void {
+    if (frame.type === 'packet' || frame.type === 'packet_chunk') this.onPacket(frame);
+    else if (frame.type !== 'unknown') this.violations.push(`target sent ${frame.type} after the handshake [HS-7]`);
+  }
+
+  /** Frames that arrived before the session began, after the target's first handshake frame. */
+  get earlyFrames(): WireFrame[] {
+    return this.frames.slice(1);
+  }
+
+  private onPacket(frame: Extract<WireFrame, { type: 'packet' | 'packet_chunk' }>): void {
+    if (frame.body.id === 0n) {
+      this.violations.push('target used request id 0 [ID-2]');
+      return;
+    }
+    let done: { id: bigint; payload: Uint8Array } | null;
+    try {
+      done = this.reassembler!.accept(frame);
+    } catch (e) {
+      const code = isProtocolError(e) ? e.code : 'error';
+      this.violations.push(`target sent a bad packet (${code}) [${packetRuleFor(code, frame.body.compression === 'zstd')}]`);
+      return;
+    }
+    if (!done) return;
+    try {
+      const p = decodeRpcPayload(done.payload, { maxPacketBytes: clampLimit(this.caps!.max_packet_len) });
+      if (p.type === 'response') this.responses.set(done.id, (this.responses.get(done.id) ?? 0) + 1);
+      else if (p.type === 'request') {
+        // the target's own requests carry its own parity [ID-1]
+        const own = this.targetRole === 'router' ? 0n : 1n;
+        if (done.id % 2n !== own) this.violations.push('target request with the wrong id parity [ID-1]');
+      }
+    } catch (e) {
+      this.violations.push(`target sent an undecodable payload (${isProtocolError(e) ? e.code : 'error'}) [DATA-5]`);
+    }
+  }
+
+  /** Wait until `pred()` holds, the connection closes, or `ms` pass. Returns pred(). */
+  async waitFor(pred: () => boolean, ms: number): Promise<boolean> {
+    const deadline = performance.now() + ms;
+    while (!pred()) {
+      if (this.closed || this.violations.length) return pred();
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return true;
+  }
+
+  /** The next handshake frame the target sent (index-th), or why there is none. */
+  async handshakeFrame(index: number, ms: number): Promise<WireFrame | 'closed' | 'timeout'> {
+    const got = await this.waitFor(() => this.frames.length > index, ms);
+    if (got) return this.frames[index]!;
+    return this.closed ? 'closed' : 'timeout';
+  }
+
+  async waitClosed(ms: number): Promise<boolean> {
+    return this.waitFor(() => this.closed, ms);
+  }
+}
+
+function write(socket: Duplex, bytes: Uint8Array): void {
+  if (socket.destroyed || socket.writableEnded) return;
+  try {
+    socket.write(bytes);
+  } catch {
+    /* the target may already have closed */
+  }
+}
+
+async function closeQuietly(socket: Duplex): Promise<void> {
+  if (socket.destroyed) return;
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(() => {
+      socket.destroy();
+      resolve();
+    }, 300);
+    socket.once('close', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    socket.end();
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A request every conforming target answers (worker: its stats; router: at least an error). */
+function probeFrames(id: bigint, caps: Capabilities): Uint8Array[] | null {
+  const payload = encodeRpcPayload({ type: 'request', body: { type: 'get_worker_stats' } });
+  try {
+    return encodePacketFrames(id, payload, {
+    maxFrameBytes: caps.max_frame_len,
+    maxPacketBytes: caps.max_packet_len,
+    compression: caps.supported_compression,
+    chunking: caps.supports_chunking,
+    });
+  } catch {
+    return null; // limits too small to carry any request (a mutated handshake was accepted)
+  }
+}
+
+function probeId(role: TargetRole, steps: readonly FuzzStep[]): bigint {
+  // far from any id the generator uses, with the parity the target accepts
+  return 0x7000_0000_0000_0000n + BigInt(steps.length) * 2n + targetParity(role);
+}
+
+function ruleForUnexpectedClose(steps: readonly FuzzStep[]): string {
+  return steps.some((s) => (s.note ?? '').includes('unknown')) ? 'DATA-6' : 'DATA-1';
+}
+
+// ---------------------------------------------------------------------------------------------
+// One case
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Run one case. With `steps` given (replay / shrinking) they are sent as they are; otherwise
+ * they are generated from `rng` (the post-handshake part after seeing the handshake answer).
+ */
+export async function executeCase(
+  target: FuzzTarget,
+  opts: RunOptions,
+  source: { steps: FuzzStep[] } | { rng: Rng },
+): Promise<CaseResult> {
+  const t0 = performance.now();
+  const role = target.role;
+  const fixed = 'steps' in source ? source.steps : null;
+  const rng = 'rng' in source ? source.rng : createRng(0);
+  const ac = new AbortController();
+  const conn = await target.open(ac.signal);
+  const reader = new TargetReader(conn.socket, role);
+  if (role === 'router' && opts.authToken) reader.secret = Buffer.from(opts.authToken, 'utf8');
+  const obs: Observation = { handshake: 'not-sent', closed: false, responses: {}, targetViolations: [] };
+  const steps: FuzzStep[] = [];
+  let expectation: Expectation = { end: 'any', mustAnswer: [], mayAnswer: [], reason: 'not judged' };
+  let failure: Failure | null = null;
+  let caps: Capabilities | undefined;
+  const fail = (kind: FailureKind, rule: string, detail: string): void => {
+    failure ??= { kind, rule, detail };
+  };
+
+  try {
+    let workerHello: WorkerHello | undefined;
+    if (role === 'worker') {
+      // [HS-1] the worker speaks first, with a Hello
+      const first = await reader.handshakeFrame(0, opts.handshakeDeadlineMs);
+      if (first === 'closed' || first === 'timeout' || first.type !== 'hello') {
+        fail('target-violation', 'HS-1', `worker's first frame: ${typeof first === 'string' ? first : first.type}`);
+        throw new CaseAbort();
+      }
+      obs.handshake = 'hello-received';
+      workerHello = first.body;
+      // [SEC-2] the worker's own token must never come back in a later frame (its Hello is frame 0)
+      if (workerHello.auth_token) reader.secret = Buffer.from(workerHello.auth_token, 'utf8');
+      // [HS-8] nothing may follow the Hello before our Welcome: wait a moment and look
+      if (opts.preWelcomeDelayMs) await sleep(opts.preWelcomeDelayMs);
+      if (reader.earlyFrames.length) {
+        fail('target-violation', 'HS-8', `the worker sent ${reader.earlyFrames[0]!.type} before receiving a Welcome`);
+        throw new CaseAbort();
+      }
+    }
+    const step0: FuzzStep =
+      fixed?.[0] ??
+      (role === 'router' ? helloStep(rng, opts.shardId, opts.authToken).step : welcomeStep(rng, workerHello!).step);
+    steps.push(step0);
+    const judged = judgeHandshakeStep(role, step0, workerHello);
+    write(conn.socket, stepBytes(step0));
+    if (!judged.proceed) {
+      expectation = judged.expectation;
+    } else if (role === 'router') {
+      const hello = (judged.frame as Extract<WireFrame, { type: 'hello' }>).body;
+      const answer = await reader.handshakeFrame(0, opts.handshakeDeadlineMs);
+      if (answer === 'closed' || answer === 'timeout') {
+        obs.handshake = answer;
+        // [HS-2] a Hello is answered with exactly one Welcome or Reject
+        fail('handshake-unanswered', 'HS-2', `valid hello: connection ${answer === 'closed' ? 'closed' : 'silent'} without Welcome or Reject`);
+        throw new CaseAbort();
+      }
+      if (answer.type === 'reject') {
+        obs.handshake = 'reject';
+        obs.rejectCode = answer.body.code;
+        expectation = { end: 'close', mustAnswer: [], mayAnswer: [], reason: 'router rejected the hello', rule: 'HS-5', decidedAt: 0 };
+      } else if (answer.type !== 'welcome') {
+        obs.handshake = 'other';
+        fail('handshake-unanswered', 'HS-2', `hello answered with ${answer.type}`);
+        throw new CaseAbort();
+      } else {
+        obs.handshake = 'welcome';
+        const welcome: RouterWelcome = answer.body;
+        try {
+          // negotiation never chooses more than the worker offered [NEG-1] [NEG-2] [NEG-3] [VER-1]
+          checkWelcome(hello, welcome);
+        } catch (e) {
+          const broken = isProtocolError(e) ? String(e.details['brokenRule'] ?? 'HS-10') : 'HS-10';
+          fail('bad-welcome', broken, isProtocolError(e) ? e.message : 'invalid welcome');
+          throw new CaseAbort();
+        }
+        caps = welcome.chosen_capabilities;
+        reader.enterSession(caps);
+        const rest = fixed ? fixed.slice(1) : new SessionGenerator({ role, caps, shardId: hello.shard_id, rng, ...(opts.actions ? { actions: opts.actions } : {}) }).session();
+        steps.push(...rest);
+        for (const s of rest) write(conn.socket, stepBytes(s));
+        expectation = judgeSession(role, caps, steps, 1, hello.shard_id);
+      }
+    } else {
+      const welcome = (judged.frame as Extract<WireFrame, { type: 'welcome' }>).body;
+      caps = welcome.chosen_capabilities;
+      reader.enterSession(caps);
+      if (opts.postHandshakeDelayMs) await sleep(opts.postHandshakeDelayMs);
+      const rest = fixed ? fixed.slice(1) : new SessionGenerator({ role, caps, shardId: workerHello!.shard_id, rng, ...(opts.actions ? { actions: opts.actions } : {}) }).session();
+      steps.push(...rest);
+      for (const s of rest) write(conn.socket, stepBytes(s));
+      expectation = judgeSession(role, caps, steps, 1, workerHello!.shard_id);
+    }
+    if (fixed && !judged.proceed) steps.push(...fixed.slice(1)); // kept in the record, not sent
+
+    // ---- compare with the expectation ----
+    const answered = (id: bigint): boolean => (reader.responses.get(id) ?? 0) > 0;
+    await reader.waitFor(() => expectation.mustAnswer.every(answered), opts.deadlineMs);
+    if (expectation.end === 'close') {
+      const closed = await reader.waitClosed(opts.deadlineMs);
+      if (!closed && !reader.violations.length) {
+        fail('no-close', expectation.rule ?? 'FRM-1', `expected the target to close (${expectation.reason}); still open after ${opts.deadlineMs} ms`);
+      }
+      if (expectation.rejectCode && role === 'router') {
+        const rej = reader.frames.find((f) => f.type === 'reject') as Extract<WireFrame, { type: 'reject' }> | undefined;
+        const wel = reader.frames.find((f) => f.type === 'welcome');
+        if (wel) fail('no-close', expectation.rule ?? 'HS-4', `expected Reject ${expectation.rejectCode} (${expectation.reason}), got Welcome`);
+        else if (!rej) fail('no-reject', 'HS-5', `expected Reject ${expectation.rejectCode} (${expectation.reason}), connection closed without it`);
+        else if (rej.body.code !== expectation.rejectCode) fail('no-reject', 'HS-4', `expected Reject ${expectation.rejectCode}, got ${rej.body.code}`);
+      }
+    } else if (expectation.end === 'open') {
+      if (reader.closed) {
+        fail('unexpected-close', ruleForUnexpectedClose(steps), `the target closed although every frame was valid (${expectation.reason})`);
+      } else if (caps && !expectation.partialFrame) {
+        const id = probeId(role, steps);
+        const frames = probeFrames(id, caps);
+        if (frames) {
+          for (const b of frames) write(conn.socket, Buffer.concat([lengthPrefix(b.length), b]));
+          const ok = await reader.waitFor(() => answered(id), opts.deadlineMs);
+          obs.probe = ok ? 'answered' : reader.closed ? 'closed' : 'timeout';
+          if (!ok && reader.closed) fail('unexpected-close', ruleForUnexpectedClose(steps), 'the target closed although every frame was valid');
+          else if (!ok) fail('missing-response', 'DATA-1', `a valid request on the same connection was not answered within ${opts.deadlineMs} ms`);
+          expectation = { ...expectation, mustAnswer: [...expectation.mustAnswer, id] };
+        } else obs.probe = 'skipped';
+      }
+    }
+    await sleep(opts.graceMs);
+    // exactly one response per request [DATA-1]
+    const allowed = new Set([...expectation.mustAnswer, ...expectation.mayAnswer]);
+    for (const [id, n] of reader.responses) {
+      if (n > 1) fail('duplicate-response', 'DATA-1', `request id ${id} answered ${n} times`);
+      if (!allowed.has(id)) fail('unsolicited-response', 'DATA-1', `response for id ${id}, which was never a request`);
+    }
+    for (const id of expectation.mustAnswer) {
+      if (answered(id)) continue;
+      if (!reader.closed) fail('missing-response', 'DATA-1', `request id ${id} not answered within ${opts.deadlineMs} ms`);
+      else if (expectation.end === 'open') fail('unexpected-close', ruleForUnexpectedClose(steps), `closed before answering request id ${id}`);
+      // an answer owed before a required close (Shutdown) [DATA-8]
+      else fail('missing-response', expectation.rule ?? 'DATA-1', `closed without answering request id ${id} (${expectation.reason})`);
+    }
+    // the target's own broken output explains everything after it: it takes precedence
+    if (reader.violations.length) failure = { kind: 'target-violation', rule: reader.violations[0]!.match(/\[([A-Z]+-\d+)\]/)?.[1] ?? 'FRM-1', detail: reader.violations[0]! };
+  } catch (e) {
+    if (!(e instanceof CaseAbort)) throw e;
+  } finally {
+    obs.closed = reader.closed;
+    if (reader.closed) obs.closedAfterMs = Math.round(reader.closedAt - t0);
+    obs.responses = Object.fromEntries([...reader.responses].map(([k, v]) => [k.toString(), v]));
+    obs.targetViolations = [...reader.violations];
+    await closeQuietly(conn.socket);
+    obs.exit = conn.exitStatus();
+    await conn.release();
+    ac.abort();
+  }
+  // a crash of a per-connection process (killed by a signal) or of the long-lived target
+  const exit = obs.exit;
+  if (exit && exit.signal && exit.signal !== 'SIGTERM' && exit.signal !== 'SIGKILL') {
+    failure = { kind: 'crash', rule: expectation.rule ?? 'DATA-5', detail: `the target process died with ${exit.signal}` };
+  }
+  // give a dying long-lived process a moment to be reaped before asking whether it is alive
+  if (obs.closed && target.alive()) await sleep(30);
+  if (!target.alive()) failure = { kind: 'crash', rule: expectation.rule ?? 'DATA-5', detail: 'the target process exited' };
+  return { steps, expectation, observation: obs, failure, ...(caps ? { caps } : {}), elapsedMs: performance.now() - t0 };
+}
+
+class CaseAbort extends Error {}
+
+function lengthPrefix(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+}
+
+/**
+ * Liveness: a fresh connection with a valid handshake and one request must be served.
+ * Returns null when the target is alive, else a description.
+ */
+export async function livenessProbe(target: FuzzTarget, opts: RunOptions): Promise<string | null> {
+  const ac = new AbortController();
+  let conn: TargetConnection;
+  try {
+    conn = await target.open(ac.signal);
+  } catch (e) {
+    return `cannot open a fresh connection: ${(e as Error).message.split('\n')[0]}`;
+  }
+  const reader = new TargetReader(conn.socket, target.role);
+  try {
+    const rng = createRng(0x11fe);
+    let caps: Capabilities;
+    if (target.role === 'router') {
+      const hello: WorkerHello = {
+        shard_id: opts.shardId,
+        auth_token: opts.authToken,
+        supported_versions: { min: { major: 3, minor: 0 }, max: { major: 3, minor: 0 } },
+        capabilities: { max_frame_len: 65_536, max_packet_len: 1 << 20, supported_compression: ['none'], supports_cancel: true, supports_chunking: true },
+        cached_index_info: null,
+        worker_build: null,
+      };
+      const body = encodeWireFrame({ type: 'hello', body: hello });
+      write(conn.socket, Buffer.concat([lengthPrefix(body.length), body]));
+      const answer = await reader.handshakeFrame(0, opts.handshakeDeadlineMs);
+      if (typeof answer === 'string') return `fresh connection: hello ${answer === 'closed' ? 'answered by a close' : 'not answered'}`;
+      if (answer.type !== 'welcome') return `fresh connection: hello answered with ${answer.type}${answer.type === 'reject' ? ` ${answer.body.code}` : ''}`;
+      caps = answer.body.chosen_capabilities;
+    } else {
+      const first = await reader.handshakeFrame(0, opts.handshakeDeadlineMs);
+      if (typeof first === 'string' || first.type !== 'hello') return 'fresh connection: no hello from the worker';
+      const { welcome, step } = welcomeStep(rng, first.body, 0);
+      if (!welcome) return 'fresh connection: cannot negotiate with the worker hello';
+      write(conn.socket, stepBytes(step));
+      caps = welcome.chosen_capabilities;
+    }
+    reader.enterSession(caps);
+    const id = targetParity(target.role) === 1n ? 1n : 2n;
+    for (const b of probeFrames(id, caps) ?? []) write(conn.socket, Buffer.concat([lengthPrefix(b.length), b]));
+    const ok = await reader.waitFor(() => (reader.responses.get(id) ?? 0) > 0, opts.deadlineMs);
+    if (!ok) return `fresh connection: request ${reader.closed ? 'answered by a close' : `not answered within ${opts.deadlineMs} ms`}`;
+    return null;
+  } finally {
+    await closeQuietly(conn.socket);
+    await conn.release();
+    ac.abort();
+  }
+}
