@@ -18,6 +18,7 @@ import {
   type WireFrame,
 } from '../src/wire/index.js';
 import { encodePacketFrameParts } from '../src/wire/packet.js';
+import { fromHex as h } from '../conformance/cbor.js';
 
 const MiB = 1024 * 1024;
 
@@ -157,7 +158,6 @@ export async function run(): Promise<Record<string, unknown>> {
   }
 
   // hostile input: time to refuse
-  const h = (x: string) => new Uint8Array(Buffer.from(x, 'hex'));
   const bombs: Record<string, unknown> = {
     arrayLengthBomb6Bytes: refuseMs(() => decodeWireFrame(h('9a05f5e10000'))),
     dataArrayLengthBomb: refuseMs(() => decodeWireFrame(h('a164646174619a05f5e100'))),

@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { routerHandshake, workerHandshake, type RpcConnection } from '../src/engine/connection.js';
 import { decodeRpcPayload, decodeWireFrame, encodePacketFrames, encodeRpcPayload, FrameDecoder, LENGTH_PREFIX_BYTES, Reassembler } from '../src/wire/index.js';
-import { encodePacketFrameParts } from '../src/wire/packet.js';
+import { encodePacketFrameParts, type PacketOptions } from '../src/wire/packet.js';
 import type { Capabilities, Request } from '../src/wire/model.js';
 
 const MiB = 1024 * 1024;
@@ -98,15 +98,21 @@ async function serve(path: string): Promise<void> {
   let peak = baseline;
   let sampler: NodeJS.Timeout | undefined;
   let cpu0 = process.cpuUsage();
+  let lastLoad = { revision: 0n, bytes: 0, files: 0 };
   const server = net.createServer((socket) => {
     void routerHandshake(socket, {
       capabilities: CAPS,
+      // Answers follow the pairing table [DATA-20]: load_files -> ack; get_worker_stats -> worker_stats, whose
+      // index_generation reports the text bytes of the last load_files (the chunked run checks it).
       requestHandler: (req) => {
         if (req.type === 'load_files') {
-          const bytes = req.files.reduce((n, f) => n + f.text.length, 0);
-          return { status: 'ok', value: { type: 'worker_stats', body: { shard_id: 0, revision: req.revision, index_generation: BigInt(bytes), file_count: req.files.length } } };
+          lastLoad = { revision: req.revision, bytes: req.files.reduce((n, f) => n + f.text.length, 0), files: req.files.length };
+          return { status: 'ok', value: { type: 'ack' } };
         }
-        return { status: 'ok', value: { type: 'ack' } };
+        if (req.type === 'get_worker_stats') {
+          return { status: 'ok', value: { type: 'worker_stats', body: { shard_id: 0, revision: lastLoad.revision, index_generation: BigInt(lastLoad.bytes), file_count: lastLoad.files } } };
+        }
+        return { status: 'err', error: { code: 'invalid_request', message: 'not served by the benchmark', retryable: false, details: null } };
       },
     }).catch(() => undefined);
   });
@@ -214,24 +220,20 @@ async function callsPerSecond(conn: RpcConnection, inFlight: number, durationMs:
 
 function codecBreakdown(files: Array<{ path: string; text: string }>): EngineBenchResult['chunked']['codecMs'] {
   const t = (): number => performance.now();
+  const packetOptions: PacketOptions = {
+    maxFrameBytes: CAPS.max_frame_len,
+    maxPacketBytes: CAPS.max_packet_len,
+    compression: CAPS.supported_compression,
+    chunking: true,
+  };
   let t0 = t();
   const payload = encodeRpcPayload({ type: 'request', body: { type: 'load_files', revision: 1n, files } });
   const encodeMs = t() - t0;
   t0 = t();
-  const frames = encodePacketFrames(1n, payload, {
-    maxFrameBytes: CAPS.max_frame_len,
-    maxPacketBytes: CAPS.max_packet_len,
-    compression: CAPS.supported_compression,
-    chunking: true,
-  });
+  const frames = encodePacketFrames(1n, payload, packetOptions);
   const framesMs = t() - t0;
   t0 = t();
-  encodePacketFrameParts(1n, payload, {
-    maxFrameBytes: CAPS.max_frame_len,
-    maxPacketBytes: CAPS.max_packet_len,
-    compression: CAPS.supported_compression,
-    chunking: true,
-  });
+  encodePacketFrameParts(1n, payload, packetOptions);
   const partsMs = t() - t0;
   t0 = t();
   const r = new Reassembler({ maxPacketBytes: CAPS.max_packet_len, compression: CAPS.supported_compression, chunking: true });
@@ -337,7 +339,8 @@ export async function run(opts: { durationMs?: number } = {}): Promise<EngineBen
       'RpcConnection.call(load_files, 8 files x ~8 MiB text) until the answer is back: payload CBOR encode, chunking, socket, reassembly, payload CBOR decode (UTF-8 check, JS strings), handler, answer',
       payloadBytes,
       async () => {
-      const res = await conn.call({ type: 'load_files', revision: 1n, files });
+      await conn.call({ type: 'load_files', revision: 1n, files });
+      const res = await conn.call({ type: 'get_worker_stats' });
       if (res.type !== 'worker_stats' || res.body.index_generation !== BigInt(payloadBytes)) throw new Error('chunked transfer: wrong answer');
       },
     );

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { isProtocolError } from '../src/errors.js';
 import { decodeRpcPayload, decodeWireFrame } from '../src/wire/index.js';
 import { rpcPayloadArb, wireFrameArb } from '../fuzz/arbitraries.js';
-import { modelToTree, neutralEncode, writeCbor } from '../fuzz/cbor-tree.js';
+import { modelToTree, neutralEncode, writeCbor } from '../conformance/cbor.js';
 import { mutateBytes, mutateTree } from '../fuzz/mutate.js';
 import { createRng } from '../fuzz/rng.js';
 import { runNetworkCampaign } from '../fuzz/net/campaign.js';

@@ -39,7 +39,23 @@ export interface TargetConfig {
   listen?: string;
   env?: Record<string, string>;
   auth?: { tokenFile?: string; tokenEnv?: string };
-  tls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string };
+  tls?: {
+    caFile?: string;
+    certFile?: string;
+    keyFile?: string;
+    serverName?: string;
+    /** TLS tier, spawned workers: the key of caFile (the harness mints router certificates). */
+    caKeyFile?: string;
+    /** TLS tier, routers: mutual TLS (default: certFile given). */
+    mtls?: boolean;
+    /** TLS tier, routers: a served shard certFile is not allowed for [SEC-4]. */
+    deniedShard?: number;
+    /** TLS tier, routers: a client certificate on the global allowlist only [SEC-8]. */
+    globalCertFile?: string;
+    globalKeyFile?: string;
+  };
+  /** Opt-in limits tier (LIM-3). */
+  limits?: boolean;
   allowInsecureTcp?: boolean;
   shards?: { accepted?: number[]; unknown?: number };
   capabilities?: { zstd?: boolean; cancel?: boolean; chunking?: boolean };
@@ -93,7 +109,7 @@ export function loadTargetConfig(file: string): TargetConfig {
   const base = dirname(resolve(file));
   const abs = (p: string | undefined): string | undefined => (p === undefined ? undefined : isAbsolute(p) ? p : join(base, p));
   if (cfg.auth?.tokenFile) cfg.auth.tokenFile = abs(cfg.auth.tokenFile)!;
-  if (cfg.tls) for (const k of ['caFile', 'certFile', 'keyFile'] as const) if (cfg.tls[k]) cfg.tls[k] = abs(cfg.tls[k])!;
+  if (cfg.tls) for (const k of ['caFile', 'certFile', 'keyFile', 'caKeyFile', 'globalCertFile', 'globalKeyFile'] as const) if (cfg.tls[k]) cfg.tls[k] = abs(cfg.tls[k])!;
   if (cfg.baseline) cfg.baseline = abs(cfg.baseline)!;
   return cfg;
 }
@@ -166,6 +182,12 @@ interface RunFlags {
   color: boolean;
   verbose?: boolean;
   allowInsecureTcp?: boolean;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCaKey?: string;
+  tlsServerName?: string;
+  limits?: boolean;
 }
 
 interface Plan {
@@ -186,6 +208,10 @@ function rerunBase(f: RunFlags): string {
   if (f.tokenEnv) parts.push('--token-env', f.tokenEnv);
   if (f.timeScale !== undefined && f.timeScale !== 1) parts.push('--time-scale', String(f.timeScale));
   if (f.allowInsecureTcp) parts.push('--allow-insecure-tcp');
+  for (const [flag, v] of [['--tls-ca', f.tlsCa], ['--tls-cert', f.tlsCert], ['--tls-key', f.tlsKey], ['--tls-ca-key', f.tlsCaKey], ['--tls-server-name', f.tlsServerName]] as const) {
+    if (v) parts.push(flag, shellQuote(v));
+  }
+  if (f.limits) parts.push('--limits');
   return parts.join(' ');
 }
 
@@ -204,6 +230,7 @@ function buildPlans(f: RunFlags, tc: TargetConfig): Plan[] {
     connectTimeoutMs: t.connectMs ?? 10_000,
     ...(f.caseTimeout ?? t.caseMs ? { caseTimeoutMs: (f.caseTimeout ?? t.caseMs)! } : {}),
     declared: { ...(tc.capabilities ?? {}) },
+    ...((f.limits ?? tc.limits) ? { limits: true } : {}),
   };
   if (modes === 0) {
     // No target: the embedded reference peers, both roles unless --role narrows it.
@@ -227,7 +254,26 @@ function buildPlans(f: RunFlags, tc: TargetConfig): Plan[] {
     handshakeTimeoutMs: t.handshakeMs ?? 5000,
     ...common,
   };
-  const tls = tc.tls ?? {};
+  const tlsAll = {
+    ...(tc.tls ?? {}),
+    ...(f.tlsCa ? { caFile: resolve(f.tlsCa) } : {}),
+    ...(f.tlsCert ? { certFile: resolve(f.tlsCert) } : {}),
+    ...(f.tlsKey ? { keyFile: resolve(f.tlsKey) } : {}),
+    ...(f.tlsCaKey ? { caKeyFile: resolve(f.tlsCaKey) } : {}),
+    ...(f.tlsServerName ? { serverName: f.tlsServerName } : {}),
+  };
+  // The transport only takes the four file/name options; the TLS-tier facts go to the run config.
+  const { caKeyFile, mtls, deniedShard, globalCertFile, globalKeyFile, ...tls } = tlsAll;
+  if ((globalCertFile === undefined) !== (globalKeyFile === undefined)) throw new UsageError('tls.globalCertFile and tls.globalKeyFile go together');
+  if (target?.startsWith('tcp+tls:')) {
+    cfg.tls = {
+      mtls: mtls ?? tls.certFile !== undefined,
+      ...(deniedShard !== undefined ? { deniedShard } : {}),
+      ...(globalCertFile !== undefined ? { globalClientCert: true } : {}),
+    };
+  } else if ((spawnCmd && tls.caFile && caKeyFile) || listen?.startsWith('tcp+tls:')) {
+    cfg.tls = { mtls: false };
+  }
   const allowInsecureTcp = f.allowInsecureTcp ?? tc.allowInsecureTcp ?? false;
   if (target) {
     return [
@@ -238,6 +284,7 @@ function buildPlans(f: RunFlags, tc: TargetConfig): Plan[] {
         makeTarget: async () =>
           attachRouter(target, {
             ...tls,
+            ...(globalCertFile && globalKeyFile ? { globalClient: { certFile: globalCertFile, keyFile: globalKeyFile } } : {}),
             allowInsecureTcp,
             authTokenConfigured: token !== undefined,
             connectTimeoutMs: Math.round(cfg.connectTimeoutMs * timeScale),
@@ -253,7 +300,14 @@ function buildPlans(f: RunFlags, tc: TargetConfig): Plan[] {
         role,
         cfg,
         describe: `worker spawned by ${spawnCmd}`,
-        makeTarget: async () => spawnWorker({ command: spawnCmd, ...(tc.env ? { env: tc.env } : {}), values: tokenFile ? { tokenFile } : {} }),
+        makeTarget: async () =>
+          spawnWorker({
+            command: spawnCmd,
+            ...(tc.env ? { env: tc.env } : {}),
+            values: tokenFile ? { tokenFile } : {},
+            // TLS tier: listen on tcp+tls with certificates minted from the worker's CA ({caFile} in the template).
+            ...(tls.caFile && caKeyFile ? { tls: { caFile: tls.caFile, caKeyFile } } : {}),
+          }),
       },
     ];
   }
@@ -418,6 +472,12 @@ export function buildProgram(): Command {
     .option('--no-color', 'no ANSI colours (also NO_COLOR)')
     .option('--verbose', 'print every case, and details of warnings')
     .option('--allow-insecure-tcp', 'allow plaintext TCP with a token or to a non-loopback host')
+    .option('--tls-ca <file>', 'tcp+tls: CA of the router certificate (router target) / CA the spawned worker trusts, {caFile} (worker target)')
+    .option('--tls-cert <file>', 'tcp+tls router target: client certificate the router admits (mTLS)')
+    .option('--tls-key <file>', 'tcp+tls router target: key of --tls-cert')
+    .option('--tls-ca-key <file>', 'TLS tier, spawned worker: key of --tls-ca, to mint the router certificates the harness offers')
+    .option('--tls-server-name <name>', 'tcp+tls router target: name to verify the router certificate against')
+    .option('--limits', 'also run the opt-in limits tier (LIM-3: 129 concurrent half-open connections; run last, alone)')
     .addHelpText(
       'after',
       `

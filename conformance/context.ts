@@ -13,6 +13,7 @@ import { hello as buildHello, welcomeFrame, req, type CapsInit, type HelloInit }
 import { describeMessage, ScriptedPeer, type Message, type Session, type Violation } from './peer.js';
 import { CaseFailure, CaseSkip, HarnessError, type CaseDef } from './registry.js';
 import type { RouterTarget, StimulusRequest, StimulusResult, WorkerInstance, WorkerTarget } from './targets.js';
+import type { TlsClientVariant, TlsProbeResult, TlsServerVariant } from './tls-support.js';
 import { describeValue, type Transcript } from './transcript.js';
 
 /** Nominal default deadline for a read that should succeed. */
@@ -43,13 +44,27 @@ export interface RunConfig {
   timeScale: number;
   /** Nominal read deadline. */
   readTimeoutMs: number;
-  /** Router: its handshake timeout (HS-6), nominal. */
+  /** The target's handshake timeout, nominal: router HS-6 (Hello wait), worker HS-17 (Welcome wait). */
   handshakeTimeoutMs: number;
   connectTimeoutMs: number;
   /** Per-case budget override (nominal). */
   caseTimeoutMs?: number;
   /** Declared capabilities: override what the preflight found. */
   declared: Partial<Record<'zstd' | 'cancel' | 'chunking', boolean>>;
+  /** Set when the target is reached over tcp+tls (TLS tier, cases that need `tls` / `mtls`). */
+  tls?: TlsRunInfo;
+  /** The opt-in limits tier (`--limits`): cases that need `limits` run. */
+  limits?: boolean;
+}
+
+/** What the harness knows about the target's TLS configuration. */
+export interface TlsRunInfo {
+  /** Router targets: the router requires client certificates chaining to its client CA [TRN-6]. */
+  mtls: boolean;
+  /** Router targets: a shard the router serves but the configured client certificate is not allowed for [SEC-4]. */
+  deniedShard?: number;
+  /** Router targets: a client certificate on the router's global allowlist only is configured [SEC-8]. */
+  globalClientCert?: boolean;
 }
 
 /** The harness's own offer when it plays the worker. */
@@ -255,6 +270,23 @@ export class CaseContext {
     throw lastErr;
   }
 
+  /**
+   * TLS tier: connect to the router with a deliberately wrong client side. `peer` is set when the
+   * connection (and our side of the TLS handshake) succeeded; `refused` holds the error otherwise.
+   */
+  async connectTls(variant: TlsClientVariant): Promise<{ peer?: ScriptedPeer; refused?: string; protocol?: string }> {
+    const r = this.needRouter();
+    if (!r.tlsVariant) this.skip('the router target is not reached over tcp+tls');
+    const res = await r.tlsVariant(variant, this.signal);
+    if (!res.socket) {
+      this.transcript.note(0, `${variant}: connection refused (${res.refused ?? 'error'})`);
+      return { refused: res.refused ?? 'error' };
+    }
+    const peer = this.wrap(res.socket, 'worker');
+    this.transcript.note(peer.conn, `${variant}: connected${res.protocol ? ` (${res.protocol})` : ''}`);
+    return { peer, ...(res.protocol ? { protocol: res.protocol } : {}) };
+  }
+
   async stimulus(req: StimulusRequest): Promise<StimulusResult> {
     const r = this.needRouter();
     if (!r.stimulus) this.skip('no stimulus configured: the harness cannot make this router send requests');
@@ -275,6 +307,18 @@ export class CaseContext {
 
   get workerSpawned(): boolean {
     return this.worker?.spawned ?? false;
+  }
+
+  /** TLS tier: start a worker against a listener that offers a deliberately wrong certificate / TLS version. */
+  async probeWorkerTls(variant: TlsServerVariant, windowNominalMs = 500): Promise<TlsProbeResult> {
+    const w = this.needWorker();
+    if (!w.tlsProbe) this.skip('the harness cannot vary the TLS listener for this worker target (needs a spawned or embedded tcp+tls worker)');
+    const r = await w.tlsProbe(variant, { shard: this.shard, signal: this.signal, connectTimeoutMs: this.ms(this.cfg.connectTimeoutMs), windowMs: this.ms(windowNominalMs) });
+    this.transcript.note(
+      0,
+      `${variant}: ${r.tcpConnections} tcp connection(s); ${r.established ? `TLS established, ${r.bytesAfterHandshake} byte(s) received` : `TLS ${r.tlsError ? `failed (${r.tlsError})` : 'not attempted'}`}`,
+    );
+    return r;
   }
 
   /** Start (or accept) a worker and read its Hello. */

@@ -12,6 +12,7 @@ import { startReferenceRouter, type ReferenceRouterHandle } from '../src/peers/r
 import { startReferenceWorker, type ReferenceWorkerHandle } from '../src/peers/worker.js';
 import { connectTransport, listenTransport } from '../src/transport/index.js';
 import type { Request } from '../src/wire/model.js';
+import type { EmbeddedTlsSetup } from './embedded-tls.js';
 import { HarnessError } from './registry.js';
 import { LogTail, type RouterTarget, type StimulusResult, type WorkerTarget } from './targets.js';
 
@@ -23,6 +24,8 @@ export const EMBEDDED_UNKNOWN_SHARD = 4242;
 export const EMBEDDED_HANDSHAKE_TIMEOUT_MS = 1200;
 
 export interface EmbeddedOptions {
+  /** TLS tier: run the peer over tcp+tls (built by conformance/embedded-tls.ts). */
+  tls?: EmbeddedTlsSetup;
   faults?: string[];
   /** Configure an auth token on the embedded peer (and the harness). */
   token?: string;
@@ -47,6 +50,7 @@ export async function embeddedRouter(opts: EmbeddedOptions = {}): Promise<Router
       ...(opts.token !== undefined ? { authToken: opts.token } : {}),
       log: (line) => log.push(`${line}\n`),
       maxEvents: 2000,
+      ...opts.tls?.router,
     });
   } catch (err) {
     sock.cleanup();
@@ -59,20 +63,22 @@ export async function embeddedRouter(opts: EmbeddedOptions = {}): Promise<Router
     handle,
     async connect(signal): Promise<Duplex> {
       try {
-        return await connectTransport(address, { connectTimeoutMs: 5000, signal });
+        return await connectTransport(address, { connectTimeoutMs: 5000, signal, ...opts.tls?.routerClient });
       } catch (err) {
         throw new HarnessError(`cannot connect to the embedded router: ${(err as { code?: string }).code ?? 'error'}`);
       }
     },
     async stimulus(req, signal): Promise<StimulusResult> {
-      const request: Request = req.request === 'diagnostics' ? { type: 'diagnostics', path: 'src/Main.java' } : { type: req.request };
+      const requestFor = (i: number): Request =>
+        req.request === 'diagnostics' ? { type: 'diagnostics', path: req.pairing ? `src/Pair${i}.java` : 'src/Main.java' } : { type: req.request };
       let session;
       try {
         session = await handle.waitForWorker(req.shard, 2000);
       } catch {
         return { ok: false, detail: `no worker session for shard ${req.shard}` };
       }
-      const calls = Array.from({ length: req.count }, async () => {
+      const calls = Array.from({ length: req.count }, async (_, i) => {
+        const request = requestFor(i);
         const ac = new AbortController();
         const onAbort = (): void => ac.abort();
         signal.addEventListener('abort', onAbort, { once: true });
@@ -80,8 +86,17 @@ export async function embeddedRouter(opts: EmbeddedOptions = {}): Promise<Router
           const p = session.call(request, { signal: ac.signal, timeoutMs: 3_000, ...(req.cancel ? { waitForTerminalResponse: true } : {}) });
           if (req.cancel) setTimeout(() => ac.abort(), 20);
           const res = await p;
+          if (req.pairing && request.type === 'diagnostics') {
+            // [DATA-2] the answer must be the one to this call: its first diagnostic names our path.
+            const got = res.type === 'diagnostics' ? res.body.diagnostics[0]?.message : undefined;
+            if (got !== request.path) {
+              throw Object.assign(new Error(`call ${i} (${request.path}) got the answer for ${got === undefined ? 'no path' : JSON.stringify(got.slice(0, 40))}`), { mispaired: true });
+            }
+            return `ok ${res.type} ${request.path}`;
+          }
           return `ok ${res.type}`;
         } catch (err) {
+          if ((err as { mispaired?: boolean }).mispaired) throw err;
           const code = (err as { code?: string }).code ?? 'error';
           if (req.cancel && code === 'CANCELLED') return 'cancelled';
           throw new Error(code);
@@ -116,7 +131,7 @@ export function embeddedWorker(opts: EmbeddedOptions = {}): WorkerTarget {
       let resolveSock!: (s: Duplex) => void;
       const first = new Promise<Duplex>((r) => (resolveSock = r));
       let accepted: Duplex | undefined;
-      const listener = await listenTransport(sock.address, {}, (s) => {
+      const listener = await listenTransport(opts.tls?.worker.listen ?? sock.address, opts.tls?.worker.listenOpts ?? {}, (s) => {
         if (accepted) return void s.destroy();
         accepted = s;
         resolveSock(s);
@@ -133,6 +148,7 @@ export function embeddedWorker(opts: EmbeddedOptions = {}): WorkerTarget {
         slowWorkMs: 2000,
         log: (line) => log.push(`${line}\n`),
         maxEvents: 500,
+        ...opts.tls?.worker.peer,
       }).then(
         (h) => (handle = h),
         (err: unknown) => {

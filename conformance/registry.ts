@@ -18,10 +18,12 @@ export type CaseStrength = 'MUST' | 'SHOULD' | 'INFO';
  * Applicability conditions. Capabilities are those negotiated with the target in the preflight
  * handshake or declared in the target config; `auth` = an auth token is configured;
  * `stimulus` = the harness can make a router send requests (stimulus command or embedded router);
- * `spawn` = the worker is spawned by the harness.
+ * `spawn` = the worker is spawned by the harness; `tls` = the target speaks tcp+tls and the harness
+ * can vary the TLS side (conformance/tls-support.ts); `mtls` = a router target that requires client
+ * certificates; `limits` = the opt-in limits tier (`--limits`: heavy connection-count cases).
  */
-export type CaseNeed = 'zstd' | 'cancel' | 'chunking' | 'auth' | 'no-auth' | 'stimulus' | 'spawn';
-export const CASE_NEEDS: readonly CaseNeed[] = ['zstd', 'cancel', 'chunking', 'auth', 'no-auth', 'stimulus', 'spawn'];
+export type CaseNeed = 'zstd' | 'cancel' | 'chunking' | 'auth' | 'no-auth' | 'stimulus' | 'spawn' | 'tls' | 'mtls' | 'limits';
+export const CASE_NEEDS: readonly CaseNeed[] = ['zstd', 'cancel', 'chunking', 'auth', 'no-auth', 'stimulus', 'spawn', 'tls', 'mtls', 'limits'];
 
 export type Outcome = 'pass' | 'fail' | 'warn' | 'skip' | 'error' | 'timeout';
 export const OUTCOMES: readonly Outcome[] = ['pass', 'fail', 'warn', 'skip', 'error', 'timeout'];

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { zstdAvailable } from '../src/wire/index.js';
+import { zstdAvailable, type Capabilities } from '../src/wire/index.js';
 import { CaseContext, DEFAULT_READ_MS, harnessWorkerCaps, type RunConfig, type TargetFacts } from './context.js';
 import { hello as buildHello } from './messages.js';
 import { describeMessage, ScriptedPeer } from './peer.js';
@@ -71,6 +71,18 @@ function unknownFacts(problem: string): TargetFacts {
   return { zstd: false, cancel: false, chunking: false, compression: ['none'], maxFrameBytes: 0, maxPacketBytes: 0, problem };
 }
 
+/** Facts from the capabilities a router chose (Welcome) or a worker offered (Hello). */
+function factsFrom(c: Capabilities): TargetFacts {
+  return {
+    zstd: c.supported_compression.includes('zstd'),
+    cancel: c.supports_cancel,
+    chunking: c.supports_chunking,
+    compression: [...c.supported_compression],
+    maxFrameBytes: c.max_frame_len,
+    maxPacketBytes: c.max_packet_len,
+  };
+}
+
 /** Probe the target once: reachability and what it negotiates / offers. */
 export async function preflight(target: Target, cfg: RunConfig): Promise<TargetFacts> {
   const controller = new AbortController();
@@ -88,15 +100,7 @@ export async function preflight(target: Target, cfg: RunConfig): Promise<TargetF
       if (m.kind !== 'frame' || m.frame.type !== 'welcome') {
         return unknownFacts(`preflight: the router did not welcome a valid Hello for shard ${cfg.shards[0] ?? 0} (got ${redactor.text(describeMessage(m))}); check the token and the accepted shards in the target config`);
       }
-      const c = m.frame.body.chosen_capabilities;
-      return {
-        zstd: c.supported_compression.includes('zstd'),
-        cancel: c.supports_cancel,
-        chunking: c.supports_chunking,
-        compression: [...c.supported_compression],
-        maxFrameBytes: c.max_frame_len,
-        maxPacketBytes: c.max_packet_len,
-      };
+      return factsFrom(m.frame.body.chosen_capabilities);
     }
     const inst = await target.start({ shard: cfg.shards[0] ?? 1, signal: controller.signal, connectTimeoutMs: Math.round(cfg.connectTimeoutMs * cfg.timeScale) });
     const peer = new ScriptedPeer(inst.socket, { conn: 1, transcript, plays: 'router', scale: cfg.timeScale, onViolation: () => {}, signal: controller.signal });
@@ -106,15 +110,7 @@ export async function preflight(target: Target, cfg: RunConfig): Promise<TargetF
     if (m.kind !== 'frame' || m.frame.type !== 'hello') {
       return unknownFacts(`preflight: the worker did not send a Hello (got ${redactor.text(describeMessage(m))})`);
     }
-    const c = m.frame.body.capabilities;
-    return {
-      zstd: c.supported_compression.includes('zstd'),
-      cancel: c.supports_cancel,
-      chunking: c.supports_chunking,
-      compression: [...c.supported_compression],
-      maxFrameBytes: c.max_frame_len,
-      maxPacketBytes: c.max_packet_len,
-    };
+    return factsFrom(m.frame.body.capabilities);
   } finally {
     clearTimeout(timer);
     controller.abort();
@@ -147,6 +143,17 @@ export function notApplicable(def: CaseDef, target: Target, cfg: RunConfig, fact
         break;
       case 'spawn':
         if (target.role !== 'worker' || !(target as WorkerTarget).spawned) return 'the worker is not spawned by the harness';
+        break;
+      case 'tls':
+        if (cfg.tls === undefined) return 'the target is not reached over tcp+tls (TLS tier: give a tcp+tls address and the tls files)';
+        if (target.role === 'router' ? !(target as RouterTarget).tlsVariant : !(target as WorkerTarget).tlsProbe)
+          return target.role === 'router' ? 'the router target cannot vary the TLS client side' : 'the harness cannot vary the TLS listener for this worker (needs --spawn with tls.caFile and tls.caKeyFile)';
+        break;
+      case 'mtls':
+        if (!cfg.tls?.mtls) return 'the router is not configured for mutual TLS (tls.mtls / a client certificate)';
+        break;
+      case 'limits':
+        if (!cfg.limits) return 'limits tier not enabled (--limits)';
         break;
     }
   }
@@ -320,11 +327,15 @@ export async function runSuite(opts: RunOptions): Promise<RunSummary> {
   const perTargetMax = target.role === 'worker' ? target.maxJobs : Math.max(1, cfg.shards.length);
   const jobs = Math.max(1, Math.min(opts.jobs, perTargetMax));
   const results: CaseResult[] = new Array(cases.length);
+  // Limits-tier cases need the target to themselves: they run one at a time after all the others.
+  const exclusive = (c: CaseDef): boolean => c.needs?.includes('limits') ?? false;
+  const order = [...cases.keys()].filter((i) => !exclusive(cases[i]!));
+  const after = [...cases.keys()].filter((i) => exclusive(cases[i]!));
   let next = 0;
   const worker = async (): Promise<void> => {
     for (;;) {
-      const i = next++;
-      if (i >= cases.length) return;
+      if (next >= order.length) return;
+      const i = order[next++]!;
       const def = cases[i]!;
       opts.onStart?.(def);
       const shard = target.role === 'router' ? await pool.acquire() : (cfg.shards[0] ?? 1);
@@ -337,6 +348,8 @@ export async function runSuite(opts: RunOptions): Promise<RunSummary> {
     }
   };
   await Promise.all(Array.from({ length: jobs }, () => worker()));
+  order.push(...after);
+  await worker();
   return { results, facts, durationMs: Math.round(performance.now() - started) };
 }
 

@@ -9,7 +9,7 @@ import { FAULTS } from '../src/peers/faults.js';
 import { buildRegistry } from './cases/index.js';
 import { PENDING_FAULTS } from './pending-faults.js';
 import type { CaseResult } from './runner.js';
-import { runEmbedded } from './selftest.js';
+import { needsNoAuth, runEmbedded } from './selftest.js';
 
 const registry = buildRegistry();
 const all = registry.all();
@@ -23,15 +23,12 @@ function line(r: CaseResult): string {
  * WARN against them (if one starts passing, remove it here). Reported to the peers / engine owners.
  */
 export const REFERENCE_DEVIATIONS: Record<string, string> = {
-  'router.handshake.legacy-v2-hello': 'HS-12: the reference router closes on a legacy v2 hello without the v2 error frame',
-  'router.data.mismatched-response': 'DATA-20: RpcConnection.call() resolves with any ok variant (ack to get_worker_stats)',
   'router.forward.unknown-variant-with-body': 'FWD-5: the codec refuses unknown variants with a body, like the Rust reference',
   'worker.forward.unknown-variant-with-body': 'FWD-5: the codec refuses unknown variants with a body, like the Rust reference',
 };
 
 /** Cases that legitimately cannot run against the embedded peers. */
 const EMBEDDED_SKIPS: Record<string, string> = {
-  'router.security.token-ignored-without-auth': 'the embedded router has a token (needs a router without one)',
   'worker.security.token-not-on-command-line': 'needs a spawned worker',
   'worker.handshake.refuses-welcome-unoffered-flags': 'the reference worker offers both flags',
 };
@@ -39,9 +36,15 @@ const EMBEDDED_SKIPS: Record<string, string> = {
 describe('self-test against the correct reference peers', () => {
   for (const role of ['router', 'worker'] as const) {
     it(`every ${role} case passes`, async () => {
-      const s = await runEmbedded(role, all.filter((c) => c.role === role), { jobs: 6 });
+      const mine = all.filter((c) => c.role === role);
+      // Cases that need a target without a token run against a second, token-less embedded peer.
+      const [s, noAuth] = await Promise.all([
+        runEmbedded(role, mine.filter((c) => !needsNoAuth(c)), { jobs: 6 }),
+        mine.some(needsNoAuth) ? runEmbedded(role, mine.filter(needsNoAuth), { jobs: 2, noAuth: true }) : { results: [], fatal: undefined },
+      ]);
       expect(s.fatal).toBeUndefined();
-      const bad = s.results.filter(
+      expect(noAuth.fatal).toBeUndefined();
+      const bad = [...s.results, ...noAuth.results].filter(
         (r) =>
           !(
             (r.outcome === 'pass' && REFERENCE_DEVIATIONS[r.id] === undefined) ||
@@ -50,7 +53,7 @@ describe('self-test against the correct reference peers', () => {
           ),
       );
       expect(bad.map(line)).toEqual([]);
-      expect(s.results.length).toBe(all.filter((c) => c.role === role).length);
+      expect(s.results.length + noAuth.results.length).toBe(mine.length);
     });
   }
 });
@@ -63,11 +66,16 @@ describe.concurrent('self-test: each fault makes the cases that name it fail', (
     if (!ids) continue;
     it(`${fault.name} (${fault.rule})`, async () => {
       const cases = ids.map((id) => registry.get(id)!);
-      const s = await runEmbedded(fault.role, cases, { faults: [fault.name], jobs: 4 });
-      expect(s.fatal ?? '').not.toMatch(/cannot start/);
-      // A fault that breaks the handshake may already fail the preflight: then nothing can pass.
-      if (s.fatal !== undefined) return;
-      const passed = s.results.filter((r) => r.outcome === 'pass' || r.outcome === 'skip');
+      const passed: CaseResult[] = [];
+      for (const noAuth of [false, true]) {
+        const group = cases.filter((c) => needsNoAuth(c) === noAuth);
+        if (group.length === 0) continue;
+        const s = await runEmbedded(fault.role, group, { faults: [fault.name], jobs: 4, noAuth });
+        expect(s.fatal ?? '').not.toMatch(/cannot start/);
+        // A fault that breaks the handshake may already fail the preflight: then nothing can pass.
+        if (s.fatal !== undefined) continue;
+        passed.push(...s.results.filter((r) => r.outcome === 'pass' || r.outcome === 'skip'));
+      }
       expect(passed.map(line), `cases that did not fail under --fault ${fault.name}`).toEqual([]);
     });
   }

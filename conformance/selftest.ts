@@ -8,6 +8,7 @@ import { EMBEDDED_HANDSHAKE_TIMEOUT_MS, EMBEDDED_SHARDS, EMBEDDED_UNKNOWN_SHARD,
 import type { RunConfig } from './context.js';
 import type { CaseDef, TargetRole } from './registry.js';
 import { runSuite, type RunSummary } from './runner.js';
+import { isLimitsCase, isTlsCase, runWithTiers } from './selftest-tiers.js';
 
 /** The token the embedded peers are configured with (a test value, never a real secret). */
 export const EMBEDDED_TOKEN = 'embedded-selftest-token-5b2e9c';
@@ -27,14 +28,30 @@ export function embeddedConfig(role: TargetRole, overrides: Partial<RunConfig> =
   };
 }
 
-/** Run `cases` of one role against the embedded reference peer (with `faults`). */
+/** Does the case need a target without an auth token (it is then run by a token-less embedded peer)? */
+export function needsNoAuth(c: CaseDef): boolean {
+  return c.needs?.includes('no-auth') ?? false;
+}
+
+/**
+ * Run `cases` of one role against the embedded reference peer (with `faults`). `noAuth`: the peer and the
+ * harness have no token (for the cases that need `no-auth`; cases that need `auth` then skip).
+ */
 export async function runEmbedded(
   role: TargetRole,
   cases: CaseDef[],
-  opts: { faults?: string[]; jobs?: number; cfg?: Partial<RunConfig>; onResult?: Parameters<typeof runSuite>[0]['onResult'] } = {},
+  opts: { faults?: string[]; jobs?: number; noAuth?: boolean; cfg?: Partial<RunConfig>; onResult?: Parameters<typeof runSuite>[0]['onResult'] } = {},
 ): Promise<RunSummary> {
   const cfg = embeddedConfig(role, opts.cfg);
-  const target = role === 'router' ? await embeddedRouter({ faults: opts.faults ?? [], token: EMBEDDED_TOKEN }) : embeddedWorker({ faults: opts.faults ?? [], token: EMBEDDED_TOKEN });
+  if (opts.noAuth) delete cfg.token;
+  // TLS-tier and limits-tier cases run against embedded peers of their own (conformance/selftest-tiers.ts).
+  const mine = cases.filter((c) => c.role === role);
+  if (mine.some((c) => isTlsCase(c) || isLimitsCase(c))) {
+    const tierOpts = { ...opts, ...(opts.noAuth ? {} : { token: EMBEDDED_TOKEN }) };
+    return runWithTiers(role, mine, cfg, tierOpts, (plain) => runEmbedded(role, plain, opts));
+  }
+  const peerOpts = { faults: opts.faults ?? [], ...(opts.noAuth ? {} : { token: EMBEDDED_TOKEN }) };
+  const target = role === 'router' ? await embeddedRouter(peerOpts) : embeddedWorker(peerOpts);
   try {
     return await runSuite({
       cases: cases.filter((c) => c.role === role),

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { connectTransport, listenTransport, type Listener, type TlsOptions } from '../src/transport/index.js';
 import { HarnessError } from './registry.js';
+import { connectTlsVariant, mintHarnessTls, probeWorkerTls, type CertPair, type HarnessTlsMaterial, type TlsClientVariant, type TlsConnectResult, type TlsProbeResult, type TlsServerVariant } from './tls-support.js';
 
 export interface StimulusRequest {
   shard: number;
@@ -28,6 +29,12 @@ export interface StimulusRequest {
   count: number;
   /** Cancel each request right after sending it. */
   cancel?: boolean;
+  /**
+   * `diagnostics` only: each call asks for a path of its own (the embedded stimulus: `src/Pair<i>.java`)
+   * and counts as completed only when the first diagnostic of its answer has that path as its message
+   * (the harness answers so). Proves the router hands each response to its own call [DATA-2].
+   */
+  pairing?: boolean;
 }
 
 export interface StimulusResult {
@@ -44,6 +51,8 @@ export interface RouterTarget {
   stimulus?: (req: StimulusRequest, signal: AbortSignal) => Promise<StimulusResult>;
   /** Recent log output of the target, when the adapter can see it. */
   logTail?: () => string;
+  /** tcp+tls targets: connect with a deliberately wrong client side (TLS tier). */
+  tlsVariant?: (variant: TlsClientVariant, signal: AbortSignal) => Promise<TlsConnectResult>;
   close(): Promise<void>;
 }
 
@@ -75,6 +84,8 @@ export interface WorkerTarget {
   readonly maxJobs: number;
   readonly spawned: boolean;
   start(opts: WorkerStartOptions): Promise<WorkerInstance>;
+  /** TLS workers the harness starts itself: offer a deliberately wrong router certificate / version (TLS tier). */
+  tlsProbe?: (variant: TlsServerVariant, opts: WorkerStartOptions & { windowMs: number }) => Promise<TlsProbeResult>;
   close(): Promise<void>;
 }
 
@@ -149,6 +160,8 @@ export async function terminate(child: ChildProcess, graceMs = 1000): Promise<vo
 }
 
 export interface AttachOptions extends TlsOptions {
+  /** [SEC-8] a client certificate on the router's global allowlist only (TLS tier). */
+  globalClient?: CertPair;
   allowInsecureTcp?: boolean;
   authTokenConfigured?: boolean;
   connectTimeoutMs: number;
@@ -182,8 +195,22 @@ export function attachRouter(address: string, opts: AttachOptions): RouterTarget
         throw new HarnessError(`cannot connect to ${address}: ${code}${errno ? ` (${errno})` : ''}`);
       }
     },
-    async close() {},
+    async close() {
+      material?.cleanup();
+    },
   };
+  let material: HarnessTlsMaterial | undefined;
+  if (address.startsWith('tcp+tls:')) {
+    const setup = {
+      address,
+      ...(opts.caFile ? { caFile: opts.caFile } : {}),
+      ...(opts.serverName ? { serverName: opts.serverName } : {}),
+      ...(opts.certFile && opts.keyFile ? { client: { certFile: opts.certFile, keyFile: opts.keyFile } } : {}),
+      ...(opts.globalClient ? { globalClient: opts.globalClient } : {}),
+      material: () => (material ??= mintHarnessTls()),
+    };
+    target.tlsVariant = (variant, signal) => connectTlsVariant(setup, variant, opts.connectTimeoutMs, signal);
+  }
   if (opts.stimulusCommand) {
     const template = opts.stimulusCommand;
     target.stimulus = (req, signal) => runStimulusCommand(template, address, req, opts.stimulusTimeoutMs ?? 10_000, signal);
@@ -205,6 +232,7 @@ async function runStimulusCommand(
     request: req.request,
     count: String(req.count),
     cancel: req.cancel ? 'true' : 'false',
+    pairing: req.pairing ? 'true' : 'false',
   });
   const child = spawn('/bin/sh', ['-c', cmd], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const out = new LogTail(16 * 1024);
@@ -239,24 +267,33 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   /** Extra template values (e.g. tokenFile). */
   values?: Record<string, string>;
+  /**
+   * Listen on tcp+tls: `caFile` is the CA the worker trusts (template value `{caFile}`), `caKeyFile`
+   * its key, with which the harness mints the router certificates it offers (good and deliberately wrong).
+   */
+  tls?: { caFile: string; caKeyFile: string };
 }
 
 /** Spawn a fresh worker process per case and wait for it to connect to a per-case listener. */
 export function spawnWorker(opts: SpawnOptions): WorkerTarget {
-  return {
+  let material: HarnessTlsMaterial | undefined;
+  const tlsMaterial = (): HarnessTlsMaterial => (material ??= mintHarnessTls({ certFile: opts.tls!.caFile, keyFile: opts.tls!.caKeyFile }));
+  const tlsValues = (): Record<string, string> => (opts.tls ? { caFile: opts.tls.caFile } : {});
+  const target: WorkerTarget = {
     role: 'worker',
     describe: `worker spawned by: ${opts.command}`,
     maxJobs: Number.POSITIVE_INFINITY,
     spawned: true,
     async start({ shard, signal, connectTimeoutMs }) {
       const dir = mkdtempSync(join(tmpdir(), 'ncw-'));
-      const address = opts.listenOn === 'tcp' ? 'tcp:127.0.0.1:0' : `unix:${join(dir, 'w.sock')}`;
+      const address = opts.tls ? 'tcp+tls:127.0.0.1:0' : opts.listenOn === 'tcp' ? 'tcp:127.0.0.1:0' : `unix:${join(dir, 'w.sock')}`;
+      const good = opts.tls ? tlsMaterial().goodServer! : undefined;
       let resolveSock!: (s: Duplex) => void;
       const first = new Promise<Duplex>((r) => (resolveSock = r));
       let accepted: Duplex | undefined;
       let listener: Listener;
       try {
-        listener = await listenTransport(address, { allowInsecureTcp: true }, (sock) => {
+        listener = await listenTransport(address, { allowInsecureTcp: true, ...(good ? { certFile: good.certFile, keyFile: good.keyFile } : {}) }, (sock) => {
           if (accepted) {
             sock.destroy(); // one connection per case
             return;
@@ -268,7 +305,7 @@ export function spawnWorker(opts: SpawnOptions): WorkerTarget {
         rmSync(dir, { recursive: true, force: true });
         throw new HarnessError(`cannot listen for the worker: ${(err as { code?: string }).code ?? 'error'}`);
       }
-      const commandLine = substitute(opts.command, { address: listener.address, shard: String(shard), ...(opts.values ?? {}) });
+      const commandLine = substitute(opts.command, { address: listener.address, shard: String(shard), ...tlsValues(), ...(opts.values ?? {}) });
       const log = new LogTail();
       const child = spawn('/bin/sh', ['-c', commandLine], {
         detached: true,
@@ -318,8 +355,29 @@ export function spawnWorker(opts: SpawnOptions): WorkerTarget {
         },
       };
     },
-    async close() {},
+    async close() {
+      material?.cleanup();
+    },
   };
+  if (opts.tls) {
+    // [TRN-4] [TRN-7] [TRN-9] a fresh worker process per probe, pointed at a listener with a wrong certificate / version.
+    target.tlsProbe = (variant, { shard, signal, connectTimeoutMs, windowMs }) =>
+      probeWorkerTls(
+        variant,
+        tlsMaterial(),
+        async (address) => {
+          const commandLine = substitute(opts.command, { address, shard: String(shard), ...tlsValues(), ...(opts.values ?? {}) });
+          const log = new LogTail();
+          const child = spawn('/bin/sh', ['-c', commandLine], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env ?? {}) } });
+          child.stdout?.on('data', (d: Buffer) => log.push(d.toString('utf8')));
+          child.stderr?.on('data', (d: Buffer) => log.push(d.toString('utf8')));
+          child.once('error', () => undefined);
+          return { stop: () => terminate(child, 500), log: () => log.tail(10) };
+        },
+        { connectTimeoutMs, windowMs, signal },
+      );
+  }
+  return target;
 }
 
 /** Listen once and hand each case the next worker connection (the worker must reconnect). */

@@ -1,13 +1,12 @@
 /** Unit tests of the harness building blocks (literal bytes where bytes matter). */
 import { describe, expect, it } from 'vitest';
 import { applyBaseline, baselineFromResults, parseBaseline } from './baseline.js';
-import { CIndefArray, CMap, CTag, CWideUint, cbor, framed, padTo } from './cbor.js';
+import { CIndefArray, CMap, CTag, CWideUint, cbor, framed, padTo, toHex as hex } from './cbor.js';
 import { globToRegExp, selectCases, type CaseDef } from './registry.js';
 import type { CaseResult } from './runner.js';
 import { LogTail, shellQuote, substitute } from './targets.js';
 import { Redactor } from './transcript.js';
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 describe('crafting CBOR writer', () => {
   it('writes canonical maps in property order', () => {

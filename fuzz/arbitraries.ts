@@ -104,7 +104,8 @@ export const nonZeroU64Arb: fc.Arbitrary<bigint> = u64Arb.filter((v) => v !== 0n
  * `maxLength` is in code points; a code point takes at most 4 UTF-8 bytes.
  */
 export function textArb(maxLength = 24): fc.Arbitrary<string> {
-  const tricky = ['', '\u0000', 'é', 'e\u0301', 'שלום', '日本語', '😀👍🏽', '\u{10ffff}', '\uffff', 'a\u2028b'];
+  // 'x' × 24: the first length that needs a 1-byte string-length head.
+  const tricky = ['', '\u0000', 'é', 'e\u0301', 'שלום', '日本語', '😀👍🏽', '\u{10ffff}', '\uffff', 'a\u2028b', 'héllo ☃ 𝄞', 'src/Main.java', 'x'.repeat(24)];
   return fc.oneof(
     { weight: 2, arbitrary: fc.string({ maxLength, unit: 'binary' }) },
     { weight: 2, arbitrary: fc.string({ maxLength, unit: 'grapheme' }) },

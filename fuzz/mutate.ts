@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type CborItem } from './cbor-tree.js';
+import { type CborItem } from '../conformance/cbor.js';
 import type { Rng } from './rng.js';
 
 const INTERESTING_U64: readonly bigint[] = [

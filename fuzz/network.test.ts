@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Capabilities } from '../src/wire/model.js';
 import { encodeRpcPayload, encodeWireFrame, zstdAvailable, zstdCompress } from '../src/wire/index.js';
 import { registerFuzzCommands } from './cli.js';
-import { fromHex } from './cbor-tree.js';
+import { framed, fromHex } from '../conformance/cbor.js';
 import { runNetworkCampaign } from './net/campaign.js';
 import { SessionGenerator } from './net/generate.js';
 import { judgeHandshakeStep, judgeSession, type FuzzStep } from './net/model.js';
@@ -95,11 +95,7 @@ describe('oracle (reference receive model) on literal inputs', () => {
 });
 
 function lp(s: FuzzStep): Uint8Array {
-  const body = s.kind === 'frame' ? s.body : s.bytes;
-  const b = Buffer.alloc(4 + body.length);
-  b.writeUInt32LE(body.length, 0);
-  b.set(body, 4);
-  return b;
+  return framed(s.kind === 'frame' ? s.body : s.bytes);
 }
 
 describe('determinism and shrinking', () => {
@@ -256,7 +252,7 @@ describe('CLI: fuzz writes a regression file, replay reproduces it', () => {
     expect(doc).toMatchObject({ role: 'router', seed, failure: { kind: 'no-close', rule: 'FRM-3' } });
     // the file follows the published schema
     const { Ajv2020 } = await import('ajv/dist/2020.js');
-    const validate = new Ajv2020({ strict: true, allErrors: true }).compile(JSON.parse(readFileSync(new URL('./regression.schema.json', import.meta.url), 'utf8')) as object);
+    const validate = new Ajv2020({ strict: true, allErrors: true }).compile(JSON.parse(readFileSync(new URL('../schema/fuzz-regression.schema.json', import.meta.url), 'utf8')) as object);
     expect(validate(JSON.parse(readFileSync(file, 'utf8'))), JSON.stringify(validate.errors)).toBe(true);
     expect(JSON.parse(readFileSync(file, 'utf8')).steps[0].note).toMatch(/hello/);
     expect(await cli(['replay', file, '--target', faulty.address, '--deadline-ms', '1200'])).toBe(1);

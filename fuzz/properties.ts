@@ -7,7 +7,6 @@
  */
 import { getHeapStatistics } from 'node:v8';
 import fc from 'fast-check';
-import { Decoder } from 'cbor-x';
 import { ErrorCodes, isProtocolError, type ErrorCode } from '../src/errors.js';
 import {
   HARD_MAX_MESSAGE_BYTES,
@@ -27,7 +26,7 @@ import {
   zstdAvailable,
 } from '../src/wire/index.js';
 import { PreflightFlags, SLOW_PATH_FLAGS, preflight } from '../src/wire/preflight.js';
-import { decodeCbor } from '../src/wire/cbor.js';
+import { decodeCbor, decodeFastPathUnchecked } from '../src/wire/cbor.js';
 import { RequestIdAllocator } from '../src/engine/ids.js';
 import {
   checkOwnCapabilities,
@@ -47,7 +46,7 @@ import {
   wireFrameArb,
   workerHelloArb,
 } from './arbitraries.js';
-import { type CborItem, neutralEncode, writeCbor, modelToTree } from './cbor-tree.js';
+import { type CborItem, neutralEncode, writeCbor, modelToTree } from '../conformance/cbor.js';
 import { mutateBytes, mutateTree, replaceRandomNode, tolerantVariant, SPECIAL_KEYS } from './mutate.js';
 import { createRng } from './rng.js';
 
@@ -95,9 +94,6 @@ function onlyProtocolErrors<T>(fn: () => T): { ok: true; value: T } | { ok: fals
 }
 
 const seedArb = fc.integer({ min: 0, max: 0x7fff_ffff });
-
-/** The cbor-x configuration the codec uses for its fast path (src/wire/cbor.ts, per-instance options). */
-const fastDecoder = new Decoder({ useRecords: false, mapsAsObjects: false, copyBuffers: false } as ConstructorParameters<typeof Decoder>[0]);
 
 // ---------------------------------------------------------------------------------------------
 // A neutral generator of well-formed CBOR inside the documented tolerance
@@ -468,7 +464,8 @@ export function offlineProperties(): OfflineProperty[] {
             const p = onlyProtocolErrors(() => preflight(candidate, limits));
             if (p.ok && (p.value & SLOW_PATH_FLAGS) === 0) {
               try {
-                fastDecoder.decode(candidate);
+                // the codec's own fast-path cbor-x decoder (only src/wire/cbor.ts imports cbor-x)
+                decodeFastPathUnchecked(candidate);
               } catch (e) {
                 throw new Error(`preflight accepted input that cbor-x cannot decode: ${(e as Error).message}`);
               }

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isProtocolError } from '../src/errors.js';
 import { rpcPayloadFromJson, toJsonView, wireFrameFromJson, type JsonValue } from '../src/wire/json-view.js';
-import * as arb from './arbitraries.js';
+import { rpcPayloadArb, wireFrameArb } from '../fuzz/arbitraries.js';
 import { repoRoot } from './repo-root.js';
 import { SCHEMA_IDS, loadSchemas, schemaFiles, validatorFor } from './schemas.js';
 
@@ -59,7 +59,7 @@ describe('message schema agrees with the JSON-view readers', () => {
 
   it('accepts the JSON view of generated messages (property)', () => {
     fc.assert(
-      fc.property(arb.wireFrame(), (frame) => {
+      fc.property(wireFrameArb, (frame) => {
         const json = toJsonView(frame);
         expect(wireFrame(json), JSON.stringify(wireFrame.errors)).toBe(true);
         expect(messages(json)).toBe(true);
@@ -67,7 +67,7 @@ describe('message schema agrees with the JSON-view readers', () => {
       { seed, numRuns: 400 },
     );
     fc.assert(
-      fc.property(arb.rpcPayload(), (payload) => {
+      fc.property(rpcPayloadArb, (payload) => {
         const json = toJsonView(payload);
         expect(rpcPayload(json), JSON.stringify(rpcPayload.errors)).toBe(true);
         expect(messages(json)).toBe(true);
@@ -119,7 +119,7 @@ describe('message schema agrees with the JSON-view readers', () => {
 
   it('schema verdict == reader verdict on mutated WireFrame views (property)', () => {
     fc.assert(
-      fc.property(arb.wireFrame(), mutation, (frame, m) => {
+      fc.property(wireFrameArb, mutation, (frame, m) => {
         const json = mutate(toJsonView(frame), m);
         expect(wireFrame(json), JSON.stringify(json)).toBe(accepts(wireFrameFromJson, json));
       }),
@@ -129,7 +129,7 @@ describe('message schema agrees with the JSON-view readers', () => {
 
   it('schema verdict == reader verdict on mutated RpcPayload views (property)', () => {
     fc.assert(
-      fc.property(arb.rpcPayload(), mutation, (payload, m) => {
+      fc.property(rpcPayloadArb, mutation, (payload, m) => {
         const json = mutate(toJsonView(payload), m);
         expect(rpcPayload(json), JSON.stringify(json)).toBe(accepts(rpcPayloadFromJson, json));
       }),

@@ -3,7 +3,7 @@
  * a vector (its name is its registry key) — retire it and add a new one instead.
  *
  * Valid vectors give a model value (the hex comes from our encoder); acceptable and invalid
- * vectors give hand-built CBOR (scripts/cbor-lit.ts) and the decoded value or the error code
+ * vectors give hand-built CBOR (conformance/cbor.ts) and the decoded value or the error code
  * the specification requires. Values shared with the Rust reference sample
  * (/work/shared/reference/interop-vectors.jsonl) are repeated here on purpose so the
  * cross-check test can compare bytes.
@@ -20,7 +20,7 @@ import type {
   WorkerHello,
 } from '../src/wire/model.js';
 import { DIAGNOSTIC_SEVERITIES, REJECT_CODES, RPC_ERROR_CODES } from '../src/wire/model.js';
-import * as L from './cbor-lit.js';
+import * as L from '../conformance/cbor.js';
 import type {
   FrameStreamDef,
   MessageDef,
@@ -381,17 +381,9 @@ const rpcInvalid: Msg[] = [
 
 // ----------------------------------------------------------------------------- frame_stream
 
-/** u32-LE length prefix + body, built by hand (not by the codec under test). */
-const framed = (body: Uint8Array) => {
-  const p = new Uint8Array(4);
-  new DataView(p.buffer).setUint32(0, body.length, true);
-  return L.cat(p, body);
-};
-const le32 = (n: number) => {
-  const p = new Uint8Array(4);
-  new DataView(p.buffer).setUint32(0, n, true);
-  return p;
-};
+// u32-LE length prefixes built by hand (not by the codec under test).
+const framed = L.framed;
+const le32 = L.lengthPrefix;
 const cancelPacket = L.raw('a26474797065667061636b657464626f6479a3626964026b636f6d7072657373696f6e646e6f6e6564646174614da164747970656663616e63656c');
 const smallFrame = env(L.text('unknown'));
 // {type:"x", body: h'00'*49} is exactly 64 bytes: 1 + 5 + 2 + 5 + 2 + 49.

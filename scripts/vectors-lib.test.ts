@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import * as L from './cbor-lit.js';
+import * as L from '../conformance/cbor.js';
 import { assignIds, emptyRegistry, jsonEqual, type VectorDef } from './vectors-lib.js';
 
 const def = (name: string, kind: VectorDef['kind'] = 'rpc_payload'): VectorDef =>
@@ -28,7 +28,7 @@ describe('id registry', () => {
   });
 });
 
-describe('cbor-lit writes exactly what it is told', () => {
+describe('the CBOR writer combinators write exactly what it is told', () => {
   const hex = (b: Uint8Array) => L.toHex(b);
   it('heads: minimal and forced widths', () => {
     expect(hex(L.uint(0))).toBe('00');

@@ -13,7 +13,7 @@ import { CANCEL, chunkFrame, encodePayload, packetFrame, req, requestPayload, so
 import { describeMessage, type ScriptedPeer } from '../peer.js';
 import type { CaseDef } from '../registry.js';
 import { describeValue } from '../transcript.js';
-import { both, checkProbeResult, closes, open, probe, probeRequest, tolerates, type Link } from './common.js';
+import { both, checkProbeResult, closes, fault, open, probe, probeRequest, tolerates, type Link } from './common.js';
 
 const U64_MAX = (1n << 64n) - 1n;
 
@@ -78,6 +78,7 @@ const shared: CaseDef[] = [
   }),
   ...closes({
     id: 'cbor.invalid-utf8',
+    faults: { router: ['router-lax-decoder'], worker: ['worker-lax-decoder'] },
     title: 'a text string that is not valid UTF-8 closes the connection',
     requirements: ['CBOR-14'],
     strength: 'MUST',
@@ -89,6 +90,7 @@ const shared: CaseDef[] = [
   }),
   ...closes({
     id: 'cbor.not-well-formed',
+    faults: { router: ['router-lax-decoder'], worker: ['worker-lax-decoder'] },
     title: 'reserved additional information (0x1c) closes the connection',
     requirements: ['CBOR-16', 'CBOR-15'],
     strength: 'MUST',
@@ -100,6 +102,7 @@ const shared: CaseDef[] = [
   }),
   ...tolerates({
     id: 'cbor.unit-variant-null-body',
+    faults: { router: ['router-strict-decoder'], worker: ['worker-strict-decoder'] },
     title: 'a unit variant with "body": null is accepted like one without body',
     requirements: ['CBOR-13', 'CAN-4'],
     strength: 'SHOULD',
@@ -110,6 +113,7 @@ const shared: CaseDef[] = [
   }),
   ...tolerates({
     id: 'schema.u64-max',
+    faults: { router: ['router-truncates-u64'], worker: ['worker-truncates-u64'] },
     title: 'a u64 field carries 2^64 − 1 exactly',
     requirements: ['MSG-4'],
     strength: 'MUST',
@@ -122,6 +126,7 @@ const shared: CaseDef[] = [
   }),
   ...closes({
     id: 'schema.wrong-type',
+    faults: { router: ['router-lax-decoder'], worker: ['worker-lax-decoder'] },
     title: 'a field of the wrong CBOR type closes the connection',
     requirements: ['MSG-5'],
     strength: 'MUST',
@@ -132,6 +137,7 @@ const shared: CaseDef[] = [
   }),
   ...closes({
     id: 'schema.missing-required-field',
+    faults: { router: ['router-lax-decoder'], worker: ['worker-lax-decoder'] },
     title: 'a message missing a required field closes the connection',
     requirements: ['MSG-6'],
     strength: 'MUST',
@@ -146,7 +152,7 @@ const shared: CaseDef[] = [
     title: 'a notification gets no response',
     requirements: ['DATA-17'],
     strength: 'MUST',
-    faults: {},
+    faults: { router: ['router-answers-notifications'], worker: ['worker-answers-notifications'] },
     async run(ctx) {
       const link = await open(ctx);
       const id = link.peer.nextId();
@@ -159,6 +165,7 @@ const shared: CaseDef[] = [
   }),
   ...tolerates({
     id: 'chunking.empty-chunks',
+    faults: { router: ['router-rejects-empty-chunks'], worker: ['worker-rejects-empty-chunks'] },
     title: 'chunks with empty data are accepted',
     requirements: ['CHK-11', 'CHK-12'],
     strength: 'MUST',
@@ -177,6 +184,7 @@ const shared: CaseDef[] = [
   }),
   ...closes({
     id: 'compression.bad-checksum',
+    faults: { router: ['router-ignores-zstd-checksum'], worker: ['worker-ignores-zstd-checksum'] },
     title: 'a zstd frame whose content checksum does not match closes the connection',
     requirements: ['CMP-7'],
     strength: 'MUST',
@@ -199,10 +207,18 @@ const shared: CaseDef[] = [
     strength: 'SHOULD',
     needs: ['zstd'],
     link: { compression: ['zstd', 'none'] },
+    faults: fault('accepts-huge-zstd-window'),
     because: 'after a zstd frame whose window descriptor asks for 2^41 bytes',
     async provoke(_ctx, link) {
-      // magic, FHD 0x00 (window descriptor present, no FCS), window descriptor 0xf8 (exponent 31), then a raw last block of 1 byte.
-      const frame = new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xf8, 0x09, 0x00, 0x00, 0x41]);
+      // The frame carries a valid request, so only the window can be the reason to close: a peer that
+      // allocates the window would serve it.
+      const data = probeData();
+      const blockHeader = (data.length << 3) | 1; // last block, raw (type 0), size
+      // magic, FHD 0x00 (window descriptor present, no FCS, no checksum), window descriptor 0xf8 (exponent 31), one raw last block.
+      const frame = concatBytes([
+        new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xf8, blockHeader & 0xff, (blockHeader >> 8) & 0xff, (blockHeader >> 16) & 0xff]),
+        data,
+      ]);
       await link.peer.sendPayload(link.peer.nextId(), {}, { compression: 'zstd', data: frame });
     },
   }),
@@ -211,12 +227,13 @@ const shared: CaseDef[] = [
     title: 'variant names are case-sensitive: "Packet" is not a packet',
     requirements: ['FWD-4'],
     strength: 'MUST',
-    faults: {},
+    faults: { router: ['router-case-insensitive-variants'], worker: ['worker-case-insensitive-variants'] },
     async run(ctx) {
       const link = await open(ctx);
       const id = link.peer.nextId();
       await link.peer.send({ type: 'Packet', body: { id, compression: 'none', data: probeData() } }, `{type: "Packet"} carrying a request id=${id}`);
-      const got = await link.peer.drain(400);
+      // As long as a real answer may take (a router without a request handler answers after 500 ms).
+      const got = await link.peer.drain(ctx.cfg.readTimeoutMs);
       const answered = got.filter((m) => m.kind === 'payload' && m.id === id);
       ctx.check(answered.length === 0, '[FWD-4] "Packet" must not be processed as a packet', `no response for id ${id}`, answered.map(describeMessage).join('; '), 'FWD-4');
     },
@@ -251,12 +268,14 @@ const router: CaseDef[] = [
     title: 'a Hello whose shard_id exceeds u32 is refused',
     requirements: ['MSG-4', 'HS-3'],
     strength: 'MUST',
-    faults: [],
+    faults: ['router-lax-decoder'],
     liveness: true,
     async run(ctx) {
       const peer = await ctx.connect();
       const h = ctx.hello();
-      await peer.send({ type: 'hello', body: { ...h, shard_id: 0x1_0000_0000 } }, 'Hello with shard_id 2^32');
+      // 2^32 + this case's (accepted) shard: a decoder that wraps to u32 would welcome it.
+      const shardId = 0x1_0000_0000 + ctx.shard;
+      await peer.send({ type: 'hello', body: { ...h, shard_id: shardId } }, `Hello with shard_id 2^32 + ${ctx.shard}`);
       await expectNoWelcome(ctx, peer, 'after a Hello whose shard_id does not fit a u32', 'MSG-4');
     },
   }),
@@ -265,7 +284,7 @@ const router: CaseDef[] = [
     title: 'a Hello with a boolean given as an integer is refused',
     requirements: ['MSG-5', 'HS-3'],
     strength: 'MUST',
-    faults: [],
+    faults: ['router-lax-decoder'],
     liveness: true,
     async run(ctx) {
       const peer = await ctx.connect();
@@ -279,7 +298,7 @@ const router: CaseDef[] = [
     title: 'a legacy v2 hello gets the v2 error frame "router only supports v3", then the connection closes',
     requirements: ['HS-12'],
     strength: 'SHOULD',
-    faults: [],
+    faults: ['router-no-legacy-v2-error'],
     liveness: true,
     async run(ctx) {
       const peer = await ctx.connect();
@@ -297,7 +316,7 @@ const router: CaseDef[] = [
     title: 'Reject messages are the texts of the reject table',
     requirements: ['HS-16'],
     strength: 'SHOULD',
-    faults: [],
+    faults: ['router-nonstandard-reject-texts'],
     async run(ctx) {
       const tries: [string, Parameters<CaseContext['hello']>[0]][] = [
         ['limits', { capabilities: { max_frame_len: 0 } }],
@@ -354,7 +373,7 @@ const router: CaseDef[] = [
     requirements: ['SEC-7'],
     strength: 'MUST',
     needs: ['no-auth'],
-    faults: [],
+    faults: ['router-rejects-token-without-auth'],
     async run(ctx) {
       const peer = await ctx.connect();
       await peer.send({ type: 'hello', body: ctx.hello({ auth_token: 'some-token-the-router-does-not-expect' }) });
@@ -367,7 +386,7 @@ const router: CaseDef[] = [
     title: 'a cached_index notification for another shard disconnects the worker',
     requirements: ['DATA-14'],
     strength: 'SHOULD',
-    faults: [],
+    faults: ['router-ignores-wrong-shard-notification'],
     liveness: true,
     async run(ctx) {
       const { peer } = await ctx.session();
@@ -380,7 +399,7 @@ const router: CaseDef[] = [
     title: 'a request the router does not handle is answered invalid_request, not retryable',
     requirements: ['DATA-11', 'ERR-4'],
     strength: 'SHOULD',
-    faults: [],
+    faults: ['router-unhandled-request-retryable'],
     async run(ctx) {
       const { peer } = await ctx.session();
       const id = await peer.request(req.indexShard(1n, []));
@@ -395,7 +414,7 @@ const router: CaseDef[] = [
     requirements: ['DATA-20'],
     strength: 'SHOULD',
     needs: ['stimulus'],
-    faults: [],
+    faults: ['router-accepts-mismatched-response'],
     async run(ctx) {
       const { peer } = await ctx.session();
       const done = ctx.stimulus({ shard: ctx.shard, request: 'get_worker_stats', count: 1 });
@@ -412,7 +431,7 @@ const router: CaseDef[] = [
     requirements: ['CAN-6'],
     strength: 'SHOULD',
     needs: ['stimulus'],
-    faults: [],
+    faults: ['router-cancel-without-negotiation'],
     async run(ctx) {
       const { peer } = await ctx.session({ capabilities: { supports_cancel: false } });
       const done = ctx.stimulus({ shard: ctx.shard, request: 'get_worker_stats', count: 1, cancel: true });
@@ -431,7 +450,7 @@ const worker: CaseDef[] = [
     title: 'a Welcome whose worker_id exceeds u32 is refused',
     requirements: ['MSG-4', 'HS-14'],
     strength: 'MUST',
-    faults: [],
+    faults: ['worker-lax-decoder'],
     async run(ctx) {
       const wc = await ctx.startWorker();
       await wc.peer.send(welcomeWith(wc, { worker_id: 0x1_0000_0000 }), 'Welcome with worker_id 2^32');
@@ -443,7 +462,7 @@ const worker: CaseDef[] = [
     title: 'a Welcome with revision 2^64 − 1 is accepted',
     requirements: ['MSG-4'],
     strength: 'MUST',
-    faults: [],
+    faults: ['worker-truncates-u64'],
     async run(ctx) {
       const wc = await ctx.startWorker();
       await wc.peer.send(welcomeWith(wc, { revision: U64_MAX }), 'Welcome with revision 2^64-1');
@@ -457,11 +476,13 @@ const worker: CaseDef[] = [
     title: 'an answer to the Hello that does not decode closes the connection',
     requirements: ['HS-14'],
     strength: 'MUST',
-    faults: [],
+    faults: ['worker-ignores-undecodable-frame'],
     async run(ctx) {
       const wc = await ctx.startWorker();
       await wc.peer.send(new Uint8Array(12).fill(0xff), '12 bytes of 0xff instead of a Welcome');
-      await ctx.expectClosed(wc.peer, 'after an undecodable answer to the Hello', 'HS-14');
+      // Well before the worker's handshake timeout [HS-17]: the close must come from the bad answer.
+      const wait = Math.min(ctx.cfg.readTimeoutMs, ctx.cfg.handshakeTimeoutMs * 0.6);
+      await ctx.expectClosed(wc.peer, 'after an undecodable answer to the Hello', 'HS-14', wait);
     },
   }),
   w({
@@ -469,7 +490,7 @@ const worker: CaseDef[] = [
     title: 'a Hello sent back to the worker closes the connection',
     requirements: ['HS-14', 'MSG-7'],
     strength: 'MUST',
-    faults: [],
+    faults: ['worker-accepts-packet-before-welcome'],
     async run(ctx) {
       const wc = await ctx.startWorker();
       await wc.peer.send({ type: 'hello', body: wc.hello }, 'the worker\'s own Hello echoed back');
@@ -481,7 +502,7 @@ const worker: CaseDef[] = [
     title: 'after a Reject the worker closes the connection',
     requirements: ['HS-13'],
     strength: 'MUST',
-    faults: [],
+    faults: ['worker-stays-open-after-reject'],
     async run(ctx) {
       const wc = await ctx.startWorker();
       await wc.peer.send({ type: 'reject', body: { code: 'unsupported_version', message: 'unsupported protocol version' } }, 'Reject unsupported_version');
@@ -494,7 +515,7 @@ const worker: CaseDef[] = [
     title: 'a Welcome for another shard makes the worker close',
     requirements: ['HS-15'],
     strength: 'SHOULD',
-    faults: [],
+    faults: ['worker-accepts-wrong-shard-welcome'],
     async run(ctx) {
       const wc = await ctx.startWorker();
       await wc.peer.send(welcomeWith(wc, { shard_id: wc.hello.shard_id + 1 }), 'Welcome for shard + 1');
@@ -506,7 +527,7 @@ const worker: CaseDef[] = [
     title: 'a worker gives up waiting for the Welcome after its handshake timeout',
     requirements: ['HS-17'],
     strength: 'SHOULD',
-    faults: [],
+    faults: ['worker-no-handshake-timeout'],
     timeoutMs: 30_000,
     async run(ctx) {
       const wc = await ctx.startWorker();
@@ -525,7 +546,7 @@ const worker: CaseDef[] = [
       const wc = await ctx.workerSession();
       const pairs: [CValue, string][] = [
         [req.loadFiles(2n, [{ path: 'src/P.java', text: 'class P {}\n' }]) as CValue, 'ack'],
-        [req.updateFile(3n, { path: 'src/P.java', text: 'class P2 {}\n' }) as CValue, 'ack'],
+        [req.updateFile(3n, { path: 'src/P.java', text: 'class P2 {}\n' }) as CValue, 'shard_index'],
         [req.indexShard(4n, [{ path: 'src/Q.java', text: 'class Q {}\n' }]) as CValue, 'shard_index'],
         [req.diagnostics('src/P.java') as CValue, 'diagnostics'],
         [req.stats() as CValue, 'worker_stats'],
@@ -588,7 +609,7 @@ const worker: CaseDef[] = [
     requirements: ['CMP-9', 'CMP-5'],
     strength: 'SHOULD',
     needs: ['zstd'],
-    faults: [],
+    faults: ['worker-zstd-without-content-size'],
     async run(ctx) {
       const wc = await ctx.workerSession({ router: { supported_compression: ['zstd', 'none'] } });
       const id = await wc.peer.request(req.indexShard(6n, sourceFiles(200, 40)));

@@ -56,6 +56,7 @@ const framing: CaseDef[] = [
   }),
   ...both({
     id: 'framing.frame-at-limit',
+    faults: { router: ['router-frame-limit-off-by-one'], worker: ['worker-frame-limit-off-by-one'] },
     title: 'a frame of exactly the negotiated max_frame_len is accepted',
     requirements: ['FRM-3'],
     strength: 'MUST',
@@ -73,6 +74,7 @@ const framing: CaseDef[] = [
   }),
   ...closes({
     id: 'framing.zero-length-frame',
+    faults: { router: ['router-accepts-zero-length-frame'], worker: ['worker-accepts-zero-length-frame'] },
     title: 'a zero-length frame closes the connection',
     requirements: ['FRM-2'],
     strength: 'MUST',
@@ -83,6 +85,7 @@ const framing: CaseDef[] = [
   }),
   ...closes({
     id: 'framing.hard-cap',
+    faults: { router: ['router-no-hard-cap'], worker: ['worker-no-hard-cap'] },
     title: 'a length prefix above 64 MiB closes the connection whatever was negotiated',
     requirements: ['FRM-7', 'FRM-6'],
     strength: 'MUST',
@@ -93,6 +96,7 @@ const framing: CaseDef[] = [
   }),
   ...closes({
     id: 'framing.undecodable-frame',
+    faults: { router: ['router-ignores-undecodable-frame'], worker: ['worker-ignores-undecodable-frame'] },
     silent: true,
     title: 'a frame that is not CBOR closes the connection',
     requirements: ['FRM-1', 'DATA-5', 'DATA-13'],
@@ -104,6 +108,7 @@ const framing: CaseDef[] = [
   }),
   ...tolerates({
     id: 'framing.byte-by-byte',
+    faults: fault('one-frame-per-read'),
     title: 'a frame delivered one byte per write is reassembled',
     requirements: ['FRM-1', 'TRN-8'],
     strength: 'MUST',
@@ -112,7 +117,11 @@ const framing: CaseDef[] = [
       const id = allocate(link);
       const bytes = framed(cbor(packetFrame(id, probeData())));
       link.peer.outstanding.delete(id);
-      for (let i = 0; i < bytes.length; i++) await link.peer.writeRaw(bytes.subarray(i, i + 1), i === 0 ? `packet id=${id} in ${bytes.length} one-byte writes` : '…');
+      for (let i = 0; i < bytes.length; i++) {
+        await link.peer.writeRaw(bytes.subarray(i, i + 1), i === 0 ? `packet id=${id} in ${bytes.length} one-byte writes, 2 ms apart` : '…');
+        // Space the writes so the target's reads cannot coalesce them (as a slow link would deliver them).
+        if (i + 1 < bytes.length) await ctx.sleep(2);
+      }
       const r = await ctx.expectResponse(link.peer, id, undefined, 'FRM-1');
       checkProbeResult(ctx, link.role, r, 'FRM-1');
     },
@@ -129,6 +138,7 @@ function packetWith(link: Link, fields: (id: bigint, data: Uint8Array) => CValue
 const cborCases: CaseDef[] = [
   ...closes({
     id: 'cbor.trailing-bytes',
+    faults: { router: ['router-lax-decoder'], worker: ['worker-lax-decoder'] },
     title: 'bytes after the top-level item close the connection',
     requirements: ['CBOR-6'],
     strength: 'MUST',
@@ -140,6 +150,7 @@ const cborCases: CaseDef[] = [
   }),
   ...closes({
     id: 'cbor.duplicate-key',
+    faults: { router: ['router-lax-decoder'], worker: ['worker-lax-decoder'] },
     title: 'a map with the same key twice closes the connection',
     requirements: ['CBOR-7'],
     strength: 'MUST',
@@ -151,6 +162,7 @@ const cborCases: CaseDef[] = [
   }),
   ...closes({
     id: 'cbor.too-deep',
+    faults: { router: ['router-lax-decoder'], worker: ['worker-lax-decoder'] },
     title: 'nesting deeper than 64 closes the connection',
     requirements: ['CBOR-7'],
     strength: 'MUST',
@@ -164,6 +176,7 @@ const cborCases: CaseDef[] = [
   }),
   ...closes({
     id: 'cbor.long-map-key',
+    faults: { router: ['router-lax-decoder'], worker: ['worker-lax-decoder'] },
     title: 'a map key longer than 64 bytes closes the connection',
     requirements: ['CBOR-7'],
     strength: 'MUST',
@@ -175,6 +188,7 @@ const cborCases: CaseDef[] = [
   }),
   ...closes({
     id: 'cbor.non-text-key',
+    faults: { router: ['router-lax-decoder'], worker: ['worker-lax-decoder'] },
     title: 'a map key that is not a text string closes the connection',
     requirements: ['CBOR-7'],
     strength: 'MUST',
@@ -186,6 +200,7 @@ const cborCases: CaseDef[] = [
   }),
   ...closes({
     id: 'cbor.too-many-map-pairs',
+    faults: { router: ['router-lax-decoder'], worker: ['worker-lax-decoder'] },
     title: 'a map of more than 1024 pairs closes the connection',
     requirements: ['CBOR-7'],
     strength: 'MUST',
@@ -202,6 +217,7 @@ const cborCases: CaseDef[] = [
   }),
   ...closes({
     id: 'cbor.length-exceeds-input',
+    faults: { router: ['router-lax-decoder'], worker: ['worker-lax-decoder'] },
     title: 'a declared length larger than the remaining bytes closes the connection',
     requirements: ['CBOR-8', 'FRM-6', 'CBOR-15'],
     strength: 'MUST',
@@ -216,6 +232,7 @@ const cborCases: CaseDef[] = [
   }),
   ...closes({
     id: 'cbor.tag-string-cap',
+    faults: { router: ['router-lax-decoder'], worker: ['worker-lax-decoder'] },
     title: 'a `type` string longer than 64 bytes closes the connection',
     requirements: ['CBOR-9'],
     strength: 'MUST',
@@ -226,6 +243,7 @@ const cborCases: CaseDef[] = [
   }),
   ...closes({
     id: 'cbor.small-string-cap',
+    faults: { router: ['router-lax-decoder'], worker: ['worker-lax-decoder'] },
     title: 'a `path` longer than 16 KiB closes the connection',
     requirements: ['CBOR-9'],
     strength: 'MUST',
@@ -236,6 +254,7 @@ const cborCases: CaseDef[] = [
   }),
   ...closes({
     id: 'cbor.unit-variant-with-body',
+    faults: { router: ['router-lax-decoder'], worker: ['worker-lax-decoder'] },
     title: 'a unit variant with a non-null body closes the connection',
     requirements: ['CBOR-12', 'DATA-5'],
     strength: 'MUST',
@@ -246,6 +265,7 @@ const cborCases: CaseDef[] = [
   }),
   ...closes({
     id: 'cbor.struct-variant-without-body',
+    faults: { router: ['router-lax-decoder'], worker: ['worker-lax-decoder'] },
     title: 'a struct variant without a body closes the connection',
     requirements: ['CBOR-12'],
     strength: 'MUST',
@@ -256,6 +276,7 @@ const cborCases: CaseDef[] = [
   }),
   ...tolerates({
     id: 'cbor.unknown-keys',
+    faults: { router: ['router-rejects-unknown-keys'], worker: ['worker-rejects-unknown-keys'] },
     title: 'unknown map keys are ignored at every level',
     requirements: ['FWD-1'],
     strength: 'MUST',
@@ -270,6 +291,7 @@ const cborCases: CaseDef[] = [
   }),
   ...tolerates({
     id: 'cbor.lenient-encodings',
+    faults: { router: ['router-strict-decoder'], worker: ['worker-strict-decoder'] },
     title: 'indefinite lengths, non-minimal integers, tags, body-before-type and bytes-as-array are accepted',
     requirements: ['CBOR-10'],
     strength: 'SHOULD',
@@ -380,7 +402,7 @@ const data: CaseDef[] = [
     title: 'each Request gets exactly one Response with the same id',
     requirements: ['DATA-1', 'ERR-1'],
     strength: 'MUST',
-    faults: { worker: ['worker-silent', 'worker-double-response'] },
+    faults: { router: ['router-double-response'], worker: ['worker-silent', 'worker-double-response'] },
     async run(ctx) {
       const link = await open(ctx);
       const id = await link.peer.request(probeRequest());
@@ -400,7 +422,7 @@ const data: CaseDef[] = [
     title: 'eight requests in flight at once each get their own response',
     requirements: ['DATA-9', 'DATA-1'],
     strength: 'MUST',
-    faults: { worker: ['worker-silent', 'worker-double-response'] },
+    faults: { router: ['router-double-response'], worker: ['worker-silent', 'worker-double-response'] },
     async run(ctx) {
       const link = await open(ctx);
       const frames: Uint8Array[] = [];
@@ -418,6 +440,7 @@ const data: CaseDef[] = [
   }),
   ...closes({
     id: 'data.packet-too-large',
+    faults: { router: ['router-accepts-oversize-packet'], worker: ['worker-accepts-oversize-packet'] },
     title: 'a Packet whose data exceeds max_packet_len closes the connection',
     requirements: ['DATA-4'],
     strength: 'MUST',
@@ -431,6 +454,7 @@ const data: CaseDef[] = [
   }),
   ...closes({
     id: 'data.undecodable-payload',
+    faults: { router: ['router-ignores-undecodable-frame'], worker: ['worker-ignores-undecodable-frame'] },
     title: 'a Packet whose inner payload does not decode closes the connection',
     requirements: ['DATA-5'],
     strength: 'MUST',
@@ -478,6 +502,7 @@ const data: CaseDef[] = [
   }),
   ...tolerates({
     id: 'data.response-for-unknown-id-ignored',
+    faults: { router: ['router-closes-on-unknown-response'], worker: ['worker-closes-on-unknown-response'] },
     title: 'a Response for an id that is not in flight is ignored',
     requirements: ['DATA-3'],
     strength: 'SHOULD',
@@ -488,6 +513,7 @@ const data: CaseDef[] = [
   }),
   ...closes({
     id: 'data.handshake-frame-after-handshake',
+    faults: { router: ['router-accepts-second-hello'], worker: ['worker-accepts-second-hello'] },
     title: 'a Hello, Welcome or Reject after the handshake closes the connection',
     requirements: ['HS-7'],
     strength: 'MUST',
@@ -508,6 +534,7 @@ const data: CaseDef[] = [
 const chunking: CaseDef[] = [
   ...tolerates({
     id: 'chunking.reassembles',
+    faults: { router: ['router-rejects-chunks'], worker: ['worker-rejects-chunks'] },
     title: 'a request sent as PacketChunks is reassembled and answered',
     requirements: ['CHK-8', 'CHK-3', 'CHK-12'],
     strength: 'MUST',
@@ -519,6 +546,7 @@ const chunking: CaseDef[] = [
   }),
   ...tolerates({
     id: 'chunking.interleaved',
+    faults: { router: ['router-rejects-chunks'], worker: ['worker-rejects-chunks'] },
     title: 'chunks of different ids may interleave',
     requirements: ['CHK-8'],
     strength: 'MUST',
@@ -553,6 +581,7 @@ const chunking: CaseDef[] = [
   }),
   ...closes({
     id: 'chunking.seq-gap',
+    faults: { router: ['router-accepts-chunk-seq-gap'], worker: ['worker-accepts-chunk-seq-gap'] },
     title: 'chunks with seq 0 then 2 close the connection',
     requirements: ['CHK-3'],
     strength: 'MUST',
@@ -566,6 +595,7 @@ const chunking: CaseDef[] = [
   }),
   ...closes({
     id: 'chunking.seq-starts-at-one',
+    faults: { router: ['router-accepts-chunk-seq-gap'], worker: ['worker-accepts-chunk-seq-gap'] },
     title: 'a chunk stream starting at seq 1 closes the connection',
     requirements: ['CHK-3'],
     strength: 'MUST',
@@ -578,6 +608,7 @@ const chunking: CaseDef[] = [
   }),
   ...closes({
     id: 'chunking.seq-repeated',
+    faults: { router: ['router-accepts-chunk-seq-gap'], worker: ['worker-accepts-chunk-seq-gap'] },
     title: 'a repeated chunk seq closes the connection',
     requirements: ['CHK-3'],
     strength: 'MUST',
@@ -591,6 +622,7 @@ const chunking: CaseDef[] = [
   }),
   ...closes({
     id: 'chunking.compression-changed',
+    faults: { router: ['router-accepts-chunk-compression-change'], worker: ['worker-accepts-chunk-compression-change'] },
     title: 'a change of compression inside one chunk stream closes the connection',
     requirements: ['CHK-4'],
     strength: 'MUST',
@@ -605,6 +637,7 @@ const chunking: CaseDef[] = [
   }),
   ...both({
     id: 'chunking.32-streams',
+    faults: { router: ['router-max-31-streams'], worker: ['worker-max-31-streams'] },
     title: '32 concurrent chunk streams are accepted',
     requirements: ['CHK-5', 'CHK-8'],
     strength: 'MUST',
@@ -623,6 +656,7 @@ const chunking: CaseDef[] = [
   }),
   ...closes({
     id: 'chunking.33-streams',
+    faults: { router: ['router-accepts-33-streams'], worker: ['worker-accepts-33-streams'] },
     title: 'a 33rd concurrent chunk stream closes the connection',
     requirements: ['CHK-5'],
     strength: 'MUST',
@@ -636,6 +670,7 @@ const chunking: CaseDef[] = [
   }),
   ...closes({
     id: 'chunking.reassembled-too-large',
+    faults: { router: ['router-accepts-oversize-reassembly'], worker: ['worker-accepts-oversize-reassembly'] },
     title: 'a reassembled packet larger than max_packet_len closes the connection',
     requirements: ['CHK-7'],
     strength: 'MUST',
@@ -656,6 +691,7 @@ const chunking: CaseDef[] = [
 const compression: CaseDef[] = [
   ...tolerates({
     id: 'compression.zstd-accepted',
+    faults: { router: ['router-rejects-zstd'], worker: ['worker-rejects-zstd'] },
     title: 'a zstd-compressed request is decompressed and answered when zstd was negotiated',
     requirements: ['NEG-4', 'CMP-1'],
     strength: 'MUST',
@@ -672,6 +708,7 @@ const compression: CaseDef[] = [
   }),
   ...tolerates({
     id: 'compression.none-always-accepted',
+    faults: { router: ['router-rejects-unnegotiated-none'], worker: ['worker-rejects-unnegotiated-none'] },
     title: 'compression none is accepted even when only zstd was negotiated',
     requirements: ['CMP-3'],
     strength: 'MUST',
@@ -684,6 +721,7 @@ const compression: CaseDef[] = [
   }),
   ...closes({
     id: 'compression.unknown-name',
+    faults: { router: ['router-accepts-unnegotiated-compression'], worker: ['worker-accepts-unnegotiated-compression'] },
     title: 'a Packet with an unknown compression name closes the connection',
     requirements: ['CMP-2', 'FWD-2'],
     strength: 'MUST',
@@ -694,6 +732,7 @@ const compression: CaseDef[] = [
   }),
   ...closes({
     id: 'compression.literal-unknown',
+    faults: { router: ['router-accepts-unnegotiated-compression'], worker: ['worker-accepts-unnegotiated-compression'] },
     title: 'a Packet with compression "unknown" closes the connection',
     requirements: ['CMP-2'],
     strength: 'MUST',
@@ -704,6 +743,7 @@ const compression: CaseDef[] = [
   }),
   ...closes({
     id: 'compression.not-negotiated',
+    faults: { router: ['router-accepts-unnegotiated-compression'], worker: ['worker-accepts-unnegotiated-compression'] },
     title: 'a zstd Packet when zstd was not negotiated closes the connection',
     requirements: ['CMP-2'],
     strength: 'MUST',
@@ -740,6 +780,7 @@ const compression: CaseDef[] = [
   }),
   ...closes({
     id: 'compression.malformed-zstd',
+    faults: { router: ['router-ignores-malformed-zstd'], worker: ['worker-ignores-malformed-zstd'] },
     title: 'malformed zstd data closes the connection',
     requirements: ['CMP-6'],
     strength: 'MUST',
@@ -757,6 +798,7 @@ const compression: CaseDef[] = [
 const cancel: CaseDef[] = [
   ...tolerates({
     id: 'cancel.unknown-id-ignored',
+    faults: { router: ['router-closes-on-unknown-cancel'], worker: ['worker-closes-on-unknown-cancel'] },
     title: 'a Cancel for an unknown id is ignored',
     requirements: ['CAN-4', 'CAN-9'],
     strength: 'SHOULD',
@@ -772,6 +814,7 @@ const cancel: CaseDef[] = [
   }),
   ...tolerates({
     id: 'cancel.not-negotiated-ignored',
+    faults: { router: ['router-honours-unnegotiated-cancel'], worker: ['worker-honours-unnegotiated-cancel'] },
     title: 'a Cancel when cancel was not negotiated is ignored (no close, no response)',
     requirements: ['CAN-2'],
     strength: 'MUST',

@@ -65,7 +65,7 @@ function invalidWelcome(id: string, title: string, chosen: (wc: WorkerConn) => {
     title,
     requirements: ['HS-10'],
     strength: 'SHOULD',
-    faults: [],
+    faults: ['worker-accepts-invalid-welcome'],
     async run(ctx) {
       const wc = await ctx.startWorker();
       const bad = chosen(wc);
@@ -103,7 +103,7 @@ const hello: CaseDef[] = [
     title: 'the Hello offers version 3.0 and positive limits',
     requirements: ['VER-2', 'LIM-1', 'MSG-1', 'VER-3', 'LIM-6'],
     strength: 'MUST',
-    faults: [],
+    faults: ['worker-offers-zero-limits'],
     async run(ctx) {
       const { hello: h } = await ctx.startWorker();
       const v = h.supported_versions;
@@ -119,7 +119,7 @@ const hello: CaseDef[] = [
     title: 'the offered compression list has no unknown entries and includes none',
     requirements: ['NEG-5', 'NEG-6'],
     strength: 'SHOULD',
-    faults: [],
+    faults: ['worker-unsanitized-offer'],
     async run(ctx) {
       const { hello: h } = await ctx.startWorker();
       const list = h.capabilities.supported_compression;
@@ -132,7 +132,7 @@ const hello: CaseDef[] = [
     title: 'the Hello is encoded canonically (definite lengths, declaration order, nulls present)',
     requirements: ['CBOR-1', 'CBOR-2', 'CBOR-3'],
     strength: 'MUST',
-    faults: [],
+    faults: ['worker-noncanonical-encoding'],
     async run(ctx) {
       const wc = await ctx.startWorker({ readHello: false });
       const m = await wc.peer.next(ctx.cfg.readTimeoutMs);
@@ -174,7 +174,7 @@ const hello: CaseDef[] = [
     title: 'a Welcome with unknown keys at every level is accepted',
     requirements: ['FWD-1'],
     strength: 'MUST',
-    faults: [],
+    faults: ['worker-rejects-unknown-keys'],
     async run(ctx) {
       const wc = await ctx.startWorker();
       await wc.peer.send(new CMap([...welcomeValue(ctx, wc, {}, { body: [['future_field', [1, 2]]], caps: [['future_cap', 'x']] }).entries, ['future_envelope', null]]), 'Welcome with unknown keys');
@@ -187,7 +187,7 @@ const hello: CaseDef[] = [
     title: 'a Welcome with indefinite lengths, a tag, non-minimal integers and body before type is accepted',
     requirements: ['CBOR-10'],
     strength: 'SHOULD',
-    faults: [],
+    faults: ['worker-strict-decoder'],
     async run(ctx) {
       const wc = await ctx.startWorker();
       const c = wc.hello.capabilities;
@@ -211,7 +211,7 @@ const hello: CaseDef[] = [
     title: 'a Welcome frame of exactly 1 MiB is accepted',
     requirements: ['FRM-4', 'FRM-3'],
     strength: 'MUST',
-    faults: [],
+    faults: ['worker-frame-limit-off-by-one'],
     async run(ctx) {
       const wc = await ctx.startWorker();
       const body = padTo(PRE_HANDSHAKE_MAX_FRAME_BYTES, (pad) => cbor(welcomeValue(ctx, wc, {}, { body: [['pad', pad]] })));
@@ -225,11 +225,13 @@ const hello: CaseDef[] = [
     title: 'a Welcome prefix of 1 MiB + 1 makes the worker close without reading the body',
     requirements: ['FRM-4', 'FRM-3'],
     strength: 'MUST',
-    faults: [],
+    faults: ['worker-accepts-oversize-first-frame'],
     async run(ctx) {
       const wc = await ctx.startWorker();
       await wc.peer.writeRaw(lengthPrefix(PRE_HANDSHAKE_MAX_FRAME_BYTES + 1), `length prefix ${PRE_HANDSHAKE_MAX_FRAME_BYTES + 1}, no body`);
-      await ctx.expectClosed(wc.peer, 'when the Welcome length prefix exceeds the 1 MiB pre-handshake limit', 'FRM-4');
+      // Well before the worker's handshake timeout [HS-17]: the close must come from the length check.
+      const wait = Math.min(ctx.cfg.readTimeoutMs, ctx.cfg.handshakeTimeoutMs * 0.6);
+      await ctx.expectClosed(wc.peer, 'when the Welcome length prefix exceeds the 1 MiB pre-handshake limit', 'FRM-4', wait);
     },
   }),
   w({
@@ -237,7 +239,7 @@ const hello: CaseDef[] = [
     title: 'a Packet instead of a Welcome ends the handshake: the worker closes',
     requirements: ['HS-14', 'HS-8'],
     strength: 'MUST',
-    faults: [],
+    faults: ['worker-accepts-packet-before-welcome'],
     async run(ctx) {
       const wc = await ctx.startWorker();
       await wc.peer.send(packetFrame(2n, encodePayload(requestPayload(req.stats()))), 'a request instead of a Welcome');
@@ -361,7 +363,7 @@ const data: CaseDef[] = [
     requirements: ['CHK-9'],
     strength: 'SHOULD',
     needs: ['chunking'],
-    faults: [],
+    faults: ['worker-chunk-size-not-reference'],
     async run(ctx) {
       const frameLimit = 2048;
       const wc = await ctx.workerSession({ router: { max_frame_len: frameLimit, supported_compression: ['none'] } });
@@ -388,7 +390,7 @@ const data: CaseDef[] = [
     requirements: ['CMP-5'],
     strength: 'SHOULD',
     needs: ['zstd'],
-    faults: [],
+    faults: ['worker-compresses-small-payloads'],
     async run(ctx) {
       const wc = await ctx.workerSession({ router: { supported_compression: ['zstd', 'none'] } });
       const id = await wc.peer.request(req.stats());
@@ -452,7 +454,7 @@ const framing: CaseDef[] = [
     title: 'a Welcome and a request in one write are both handled',
     requirements: ['FRM-1', 'HS-8'],
     strength: 'MUST',
-    faults: [],
+    faults: ['worker-one-frame-per-read'],
     async run(ctx) {
       const wc = await ctx.startWorker();
       const id = wc.peer.nextId();
@@ -488,7 +490,7 @@ const security: CaseDef[] = [
     requirements: ['SEC-2'],
     strength: 'MUST',
     needs: ['auth'],
-    faults: [],
+    faults: ['worker-logs-token'],
     async run(ctx) {
       const wc = await ctx.workerSession();
       const id = await wc.peer.request({ type: 'future_request_kind' });

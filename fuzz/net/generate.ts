@@ -10,10 +10,10 @@ import type { Capabilities, CompressionAlgo, Request, RouterWelcome, RpcPayload,
 import { decodeWireFrame, encodePacketFrames, encodeRpcPayload, encodeWireFrame, zstdAvailable, zstdCompress } from '../../src/wire/index.js';
 import { negotiateHello, sanitizeCapabilities } from '../../src/engine/negotiation.js';
 import { fileTextArb, handshakeRejectArb, rpcPayloadArb, serviceableRequestArb, shardIndexArb, workerHelloArb } from '../arbitraries.js';
-import { modelToTree, writeCbor, type CborItem } from '../cbor-tree.js';
+import { modelToTree, writeCbor, type CborItem } from '../../conformance/cbor.js';
 import { mutateBytes, mutateTree } from '../mutate.js';
 import type { Rng } from '../rng.js';
-import type { FuzzStep, TargetRole } from './model.js';
+import { stepBytes, type FuzzStep, type TargetRole } from './model.js';
 
 /** Deterministic sample of a fast-check arbitrary from our PRNG. */
 export function sampleOf<T>(arb: fc.Arbitrary<T>, rng: Rng): T {
@@ -374,7 +374,7 @@ export class SessionGenerator {
         if (steps.length === 0) return steps;
         const i = rng.below(steps.length);
         const s = steps[i]!;
-        const bytes = s.kind === 'raw' ? s.bytes : Buffer.concat([lengthPrefix(s.body.length), s.body]);
+        const bytes = stepBytes(s);
         steps[i] = { kind: 'raw', bytes: mutateBytes(bytes, rng, 2), note };
         return steps;
       }
@@ -396,12 +396,6 @@ export class SessionGenerator {
     for (const s of slots) steps.push(...(s === 'v' ? this.validMessage() : this.hostile(rng.pick(actions))));
     return steps;
   }
-}
-
-function lengthPrefix(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n, true);
-  return b;
 }
 
 /**

@@ -16,6 +16,7 @@ import { HARD_MAX_MESSAGE_BYTES, PRE_HANDSHAKE_MAX_FRAME_BYTES } from '../../src
 import type { Capabilities, WireFrame, WorkerHello } from '../../src/wire/model.js';
 import { FrameDecoder, Reassembler, decodeRpcPayload, decodeWireFrame } from '../../src/wire/index.js';
 import { checkWelcome } from '../../src/engine/negotiation.js';
+import { framed } from '../../conformance/cbor.js';
 
 export type TargetRole = 'router' | 'worker';
 
@@ -44,11 +45,7 @@ export type FuzzStep = { kind: 'frame'; body: Uint8Array; note?: string } | { ki
 
 /** The bytes a step puts on the wire. */
 export function stepBytes(step: FuzzStep): Uint8Array {
-  if (step.kind === 'raw') return step.bytes;
-  const out = new Uint8Array(4 + step.body.length);
-  new DataView(out.buffer).setUint32(0, step.body.length, true);
-  out.set(step.body, 4);
-  return out;
+  return step.kind === 'raw' ? step.bytes : framed(step.body);
 }
 
 /** The spec id behind a reassembly / decompression error code. */
@@ -131,7 +128,7 @@ export function judgeHandshakeStep(
     // [HS-3] a first frame that does not decode closes the connection (no Reject needed)
     return end({ end: 'close', reason: `handshake frame does not decode (${codeOf(e)})`, rule: role === 'router' ? 'HS-3' : 'HS-2' });
   }
-  if (bodies.length > 1 || dec.bufferedBytes > 0) {
+  if (bodies.length > 1 || dec.inFrame) {
     // extra bytes after the handshake frame in the same step: the frames after it are judged with unknown timing
     return end({ end: 'any', reason: 'bytes after the handshake frame in the same step' });
   }

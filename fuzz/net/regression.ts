@@ -38,7 +38,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fromHex, toHex } from '../cbor-tree.js';
+import { fromHex, toHex } from '../../conformance/cbor.js';
 import type { Expectation, FuzzStep, TargetRole } from './model.js';
 import type { Failure, Observation } from './runner.js';
 

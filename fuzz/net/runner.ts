@@ -10,6 +10,7 @@ import { PRE_HANDSHAKE_MAX_FRAME_BYTES } from '../../src/limits.js';
 import type { Capabilities, RouterWelcome, WireFrame, WorkerHello } from '../../src/wire/model.js';
 import { FrameDecoder, Reassembler, decodeRpcPayload, decodeWireFrame, encodePacketFrames, encodeRpcPayload, encodeWireFrame } from '../../src/wire/index.js';
 import { checkWelcome } from '../../src/engine/negotiation.js';
+import { framed } from '../../conformance/cbor.js';
 import type { Rng } from '../rng.js';
 import { createRng } from '../rng.js';
 import { SessionGenerator, helloStep, targetParity, welcomeStep, type HostileAction } from './generate.js';
@@ -435,7 +436,7 @@ export async function executeCase(
         const id = probeId(role, steps);
         const frames = probeFrames(id, caps);
         if (frames) {
-          for (const b of frames) write(conn.socket, Buffer.concat([lengthPrefix(b.length), b]));
+          for (const b of frames) write(conn.socket, framed(b));
           const ok = await reader.waitFor(() => answered(id), opts.deadlineMs);
           obs.probe = ok ? 'answered' : reader.closed ? 'closed' : 'timeout';
           if (!ok && reader.closed) fail('unexpected-close', ruleForUnexpectedClose(steps), 'the target closed although every frame was valid');
@@ -485,12 +486,6 @@ export async function executeCase(
 
 class CaseAbort extends Error {}
 
-function lengthPrefix(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n, true);
-  return b;
-}
-
 /**
  * Liveness: a fresh connection with a valid handshake and one request must be served.
  * Returns null when the target is alive, else a description.
@@ -517,7 +512,7 @@ export async function livenessProbe(target: FuzzTarget, opts: RunOptions): Promi
         worker_build: null,
       };
       const body = encodeWireFrame({ type: 'hello', body: hello });
-      write(conn.socket, Buffer.concat([lengthPrefix(body.length), body]));
+      write(conn.socket, framed(body));
       const answer = await reader.handshakeFrame(0, opts.handshakeDeadlineMs);
       if (typeof answer === 'string') return `fresh connection: hello ${answer === 'closed' ? 'answered by a close' : 'not answered'}`;
       if (answer.type !== 'welcome') return `fresh connection: hello answered with ${answer.type}${answer.type === 'reject' ? ` ${answer.body.code}` : ''}`;
@@ -532,7 +527,7 @@ export async function livenessProbe(target: FuzzTarget, opts: RunOptions): Promi
     }
     reader.enterSession(caps);
     const id = targetParity(target.role) === 1n ? 1n : 2n;
-    for (const b of probeFrames(id, caps) ?? []) write(conn.socket, Buffer.concat([lengthPrefix(b.length), b]));
+    for (const b of probeFrames(id, caps) ?? []) write(conn.socket, framed(b));
     const ok = await reader.waitFor(() => (reader.responses.get(id) ?? 0) > 0, opts.deadlineMs);
     if (!ok) return `fresh connection: request ${reader.closed ? 'answered by a close' : `not answered within ${opts.deadlineMs} ms`}`;
     return null;

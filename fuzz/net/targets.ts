@@ -150,21 +150,15 @@ export async function inProcessWorker(opts: { shardId?: number; faults?: readonl
         sockP,
         new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the in-process worker did not connect')), 5000))),
       ]).finally(() => clearTimeout(timer));
-      return {
-        socket,
-        exitStatus: () => null,
-        logTail: () => '',
-        async release() {
-          socket.destroy();
-          try {
-            const h = await Promise.race([started, new Promise<null>((r) => setTimeout(() => r(null), 200))]);
-            if (h) await h.close();
-          } catch {
-            /* the worker failed its handshake: fine */
-          }
-          await listener.close();
-        },
-      };
+      return plainConnection(socket, async () => {
+        try {
+          const h = await Promise.race([started, new Promise<null>((r) => setTimeout(() => r(null), 200))]);
+          if (h) await h.close();
+        } catch {
+          /* the worker failed its handshake: fine */
+        }
+        await listener.close();
+      });
     },
     alive: () => true,
     logTail: () => '',

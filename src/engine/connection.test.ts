@@ -312,6 +312,37 @@ describe('calls', () => {
     expect(worker.state).toBe('open');
     await worker.close();
   });
+  it('[DATA-20] an ok variant that does not answer the request fails that call only (UNEXPECTED_RESPONSE); the connection stays open', async () => {
+    // Answers keyed by request type: get_worker_stats gets an ack, update_file its rebuilt shard_index,
+    // diagnostics an ok Response of unknown type (no body).
+    const shardIndex: Response = { type: 'shard_index', body: { shard_id: 0, revision: 2n, index_generation: 1n, symbols: [] } };
+    const answers: Partial<Record<Request['type'], RpcResult>> = {
+      get_worker_stats: ack,
+      update_file: { status: 'ok', value: shardIndex },
+      load_files: ack,
+      diagnostics: { status: 'ok', value: { type: 'unknown' } },
+      index_shard: { status: 'ok', value: { type: 'worker_stats', body: { shard_id: 0, revision: 0n, index_generation: 0n, file_count: 0 } } },
+    };
+    const handler: RequestHandler = (r) => answers[r.type]!;
+    const { worker } = await connectedPair({ router: { capabilities: testCaps(), requestHandler: handler } });
+    expect(await worker.call({ type: 'get_worker_stats' }).catch((e: unknown) => e)).toMatchObject({
+      code: 'UNEXPECTED_RESPONSE',
+      rule: 'DATA-20',
+      details: { requestType: 'get_worker_stats', responseType: 'ack' },
+    });
+    expect(await worker.call({ type: 'index_shard', revision: 1n, files: [] }).catch((e: unknown) => e)).toMatchObject({ code: 'UNEXPECTED_RESPONSE', rule: 'DATA-20' });
+    expect(await worker.call(diagReq('x')).catch((e: unknown) => e)).toMatchObject({ code: 'UNEXPECTED_RESPONSE', rule: 'DATA-20' });
+    expect(worker.state).toBe('open');
+    expect(await worker.call({ type: 'update_file', revision: 2n, file: { path: 'a', text: 'b' } })).toEqual(shardIndex);
+    expect(await worker.call({ type: 'load_files', revision: 2n, files: [] })).toEqual({ type: 'ack' });
+    expect(worker.stats.pendingCalls).toBe(0);
+    await worker.close();
+  });
+  it('faultHooks.skipResponsePairingCheck resolves with any ok variant (test-only, for router-accepts-mismatched-response)', async () => {
+    const { worker } = await connectedPair({ router: { capabilities: testCaps(), requestHandler: () => ack }, worker: { faultHooks: { skipResponsePairingCheck: true } } });
+    expect(await worker.call({ type: 'get_worker_stats' })).toEqual({ type: 'ack' });
+    await worker.close();
+  });
   it('missing handler → invalid_request "no request handler installed" after the configured wait', async () => {
     const { worker } = await connectedPair({ router: { capabilities: testCaps(), missingHandlerWaitMs: 30 } });
     const t0 = Date.now();

@@ -209,6 +209,8 @@ export interface FaultHooks {
   mutateHello?: (hello: WorkerHello) => WorkerHello;
   /** Do not sanitize our own capability offer [NEG-5]. */
   skipOwnSanitize?: boolean;
+  /** Resolve a call with whatever `ok` variant the peer sent, skipping the pairing check [DATA-20]. */
+  skipResponsePairingCheck?: boolean;
 }
 
 /** Options shared by both roles once the connection is open. */
@@ -244,6 +246,26 @@ export interface ConnectionOptions {
   onEvent?: (event: EngineEvent) => void;
   /** TEST-ONLY. See {@link FaultHooks}. */
   faultHooks?: FaultHooks;
+}
+
+/**
+ * [MSG-8] [DATA-20] The `ok` Response variant that answers each Request variant (nova-worker's answers;
+ * nova-router treats any other ok variant as "unexpected worker response"). `update_file` is answered
+ * with the rebuilt `shard_index`, not `ack`. A request of unknown type has no pairing.
+ */
+export const RESPONSE_FOR_REQUEST: Readonly<Record<Exclude<Request['type'], 'unknown'>, Response['type']>> = Object.freeze({
+  load_files: 'ack',
+  index_shard: 'shard_index',
+  update_file: 'shard_index',
+  diagnostics: 'diagnostics',
+  get_worker_stats: 'worker_stats',
+  shutdown: 'shutdown',
+});
+
+/** Does an `ok` response of type `response` answer a request of type `request` ([DATA-20])? */
+export function responseFitsRequest(request: Request['type'], response: Response['type']): boolean {
+  if (response === 'unknown') return false;
+  return request === 'unknown' || RESPONSE_FOR_REQUEST[request] === response;
 }
 
 /** Default protocol version range offered by both roles: 3.0 only [VER-2]. */
@@ -374,10 +396,13 @@ class PendingCall {
   onAbort: (() => void) | undefined = undefined;
   readonly #resolve: (r: Response) => void;
   readonly #reject: (e: ProtocolError) => void;
+  /** The request's type, for the pairing check [DATA-20]. */
+  readonly requestType: Request['type'];
 
-  constructor(resolve: (r: Response) => void, reject: (e: ProtocolError) => void) {
+  constructor(resolve: (r: Response) => void, reject: (e: ProtocolError) => void, requestType: Request['type']) {
     this.#resolve = resolve;
     this.#reject = reject;
+    this.requestType = requestType;
   }
 
   resolve(r: Response): void {
@@ -610,7 +635,8 @@ export class RpcConnection {
   /**
    * Send a Request and wait for its Response [DATA-1] [DATA-2].
    * @throws ProtocolError (as a rejected promise): REMOTE_ERROR ({@link RemoteCallError}, details rpcCode/retryable),
-   *   CANCELLED (aborted, or the peer answered `cancelled`), TIMEOUT, UNEXPECTED_RESPONSE (RpcResult unknown [ERR-2]),
+   *   CANCELLED (aborted, or the peer answered `cancelled`), TIMEOUT, UNEXPECTED_RESPONSE (RpcResult unknown [ERR-2],
+   *   or an `ok` variant that does not answer this request, see {@link RESPONSE_FOR_REQUEST} [DATA-20]),
    *   PACKET_TOO_LARGE / FRAME_TOO_LARGE (request too big, nothing sent, connection stays open),
    *   or the connection's close error (CONNECTION_CLOSED, or the violation that closed it).
    */
@@ -627,7 +653,7 @@ export class RpcConnection {
     }
     let entry!: PendingCall;
     const promise = new Promise<Response>((resolve, reject) => {
-      entry = new PendingCall(resolve, reject);
+      entry = new PendingCall(resolve, reject, request.type);
     });
     this.#pending.set(id, entry);
     const timeoutMs = opts.timeoutMs ?? this.#opts.defaultCallTimeoutMs;
@@ -1058,8 +1084,19 @@ export class RpcConnection {
       this.#emit({ type: 'ignored', role: this.role, reason: 'late_response', id });
       return;
     }
-    if (result.status === 'ok') entry.resolve(result.value);
-    else if (result.status === 'err') {
+    if (result.status === 'ok') {
+      if (this.#faults.skipResponsePairingCheck !== true && !responseFitsRequest(entry.requestType, result.value.type)) {
+        // [DATA-20] an ok variant that does not answer this request fails this call only. The connection stays
+        // open (the spec's SHOULD; nova-remote-rpc does not check at all, and nova-router drops the worker on
+        // its "unexpected worker response": an application may close too, the engine does not).
+        entry.reject(
+          new ProtocolError(ErrorCodes.UNEXPECTED_RESPONSE, 'response variant does not answer the request', {
+            rule: 'DATA-20',
+            details: { id, requestType: entry.requestType, responseType: result.value.type },
+          }),
+        );
+      } else entry.resolve(result.value);
+    } else if (result.status === 'err') {
       entry.reject(new RemoteCallError(result.error.code === 'cancelled' ? ErrorCodes.CANCELLED : ErrorCodes.REMOTE_ERROR, result.error, id));
     } else {
       // [ERR-2] RpcResult unknown is an unexpected response.

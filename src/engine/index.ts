@@ -13,6 +13,8 @@ export {
   readHandshakeFrame,
   defaultCapabilities,
   DEFAULT_SUPPORTED_VERSIONS,
+  RESPONSE_FOR_REQUEST,
+  responseFitsRequest,
   type CallOptions,
   type RequestContext,
   type RequestHandler,

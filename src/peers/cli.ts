@@ -140,9 +140,10 @@ export function registerPeerCommands(program: Command): Command {
       })
       .option('--tls-require-client-cert', 'mTLS: require a client certificate signed by --tls-ca')
       .option('--tls-shard-allow <shard=name>', 'mTLS: allow the client certificate name (CN or DNS SAN) to serve the shard (repeatable)', collect, [])
+      .option('--tls-global-allow <name>', 'mTLS: allow the client certificate name (CN or DNS SAN) to serve every shard (repeatable)', collect, [])
       .option('--script <name>', 'session script run against each worker: none | default', 'none')
       .option('--exit-after-script', 'exit after the first script finishes (0 = all steps ok)'),
-  ).action(async (f: CommonFlags & { listen: string; shards: number[]; revision?: bigint; tlsRequireClientCert?: boolean; tlsShardAllow: string[]; script: string; exitAfterScript?: boolean }) => {
+  ).action(async (f: CommonFlags & { listen: string; shards: number[]; revision?: bigint; tlsRequireClientCert?: boolean; tlsShardAllow: string[]; tlsGlobalAllow: string[]; script: string; exitAfterScript?: boolean }) => {
     if (f.script !== 'none' && f.script !== 'default') fail(new Error('--script must be none or default'));
     let shardAllowlist: Record<number, string[]> | undefined;
     for (const entry of f.tlsShardAllow) {
@@ -159,6 +160,7 @@ export function registerPeerCommands(program: Command): Command {
       ...(f.revision !== undefined ? { revision: f.revision } : {}),
       ...(f.tlsRequireClientCert ? { requireClientCert: true } : {}),
       ...(shardAllowlist ? { shardAllowlist } : {}),
+      ...(f.tlsGlobalAllow.length > 0 ? { globalAllowlist: f.tlsGlobalAllow } : {}),
     };
     let exitAfter: ((code: number) => void) | undefined;
     if (f.exitAfterScript) {

@@ -9,12 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isProtocolError } from '../errors.js';
-import { FrameDecoder, decodeWireFrame, encodeWireFrame, zstdAvailable, zstdCompress } from '../wire/index.js';
+import { FrameDecoder, decodeWireFrame, encodeWireFrame, zstdAvailable, zstdCompress, zstdDecompressBounded } from '../wire/index.js';
 import type { CompressionAlgo, WireFrame, WorkerHello } from '../wire/model.js';
 import { faultId, prefixFrame } from './common.js';
+import { stripZstdContentSize, widenUintAfterKey } from './fault-actions.js';
+import { BEHAVIOUR_FAULTS } from './faults-behaviour.js';
+import { TLS_FAULTS } from './faults-tls.js';
+import { RECEIVE_FAULTS } from './faults-receive.js';
+import { buildRegistry } from '../../conformance/cases/index.js';
 import { FAULTS, formatFaultList, getFault, resolveFaults } from './faults.js';
 import type { PeerEvent } from './log.js';
-import { startReferenceRouter, type ReferenceRouterHandle, type ReferenceRouterOptions } from './router.js';
+import { LEGACY_V2_ERROR_FRAME, isLegacyV2Hello, startReferenceRouter, type ReferenceRouterHandle, type ReferenceRouterOptions } from './router.js';
 import { startReferenceWorker, type ReferenceWorkerHandle, type ReferenceWorkerOptions } from './worker.js';
 
 let dir: string;
@@ -97,6 +102,9 @@ describe('catalogue', () => {
     const seedPath = join(process.cwd(), 'spec', 'requirements-seed.md');
     if (existsSync(seedPath)) {
       const ids = new Set([...readFileSync(seedPath, 'utf8').matchAll(/^- ([A-Z]+-[0-9]+) /gm)].map((m) => m[1]));
+      // Ids the spec chapters added after the seed (HS-12 … HS-17, CAN-6, CMP-9, …).
+      const specPath = join(process.cwd(), 'spec', 'requirements.json');
+      if (existsSync(specPath)) for (const r of (JSON.parse(readFileSync(specPath, 'utf8')) as { requirements: Array<{ id: string }> }).requirements) ids.add(r.id);
       for (const f of FAULTS) expect(ids.has(f.rule), `${f.name} -> ${f.rule}`).toBe(true);
     }
     expect(formatFaultList().split('\n')).toHaveLength(FAULTS.length + 1);
@@ -457,6 +465,105 @@ describe('receiver faults', () => {
       await worker.close();
       await router.close();
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// role-specific behaviour faults (faults-behaviour.ts): each one makes the conformance cases that
+// name it fail — conformance/selftest.test.ts runs them; here: that such cases exist, plus the
+// helpers and the HS-12 screen on the wire.
+// ---------------------------------------------------------------------------------------------
+
+/** Raw client: writes `bytes`, returns every byte received until the peer closes (or `ms`). */
+async function rawBytes(address: string, bytes: Uint8Array[], ms: number): Promise<{ received: Buffer; closed: boolean }> {
+  const s = net.connect({ path: address.slice('unix:'.length) });
+  const got: Buffer[] = [];
+  let closed = false;
+  s.on('data', (c: Buffer) => got.push(c));
+  s.on('error', () => undefined);
+  s.on('close', () => (closed = true));
+  await new Promise<void>((r) => s.once('connect', () => r()));
+  for (const b of bytes) s.write(b);
+  const t0 = Date.now();
+  while (!closed && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 10));
+  s.destroy();
+  return { received: Buffer.concat(got), closed };
+}
+
+describe('behaviour faults', () => {
+  const cases = buildRegistry().all();
+  it.each(BEHAVIOUR_FAULTS.map((f) => [f.name, f.role] as const))('%s is named by a %s conformance case (the self-test makes it fail)', (name, role) => {
+    tested.add(name);
+    const naming = cases.filter((c) => c.faults.includes(name));
+    expect(naming.length).toBeGreaterThan(0);
+    for (const c of naming) expect(c.role).toBe(role);
+  });
+
+  it.skipIf(!ZSTD)('stripZstdContentSize drops Frame_Content_Size and the frame still decodes', () => {
+    for (const size of [5000, 300_000]) {
+      const data = new Uint8Array(size).map((_, i) => (i * 7) % 251);
+      const z = zstdCompress(data);
+      const stripped = stripZstdContentSize(z);
+      const fhd = stripped[4]!;
+      expect(fhd >> 6, 'FCS flag').toBe(0);
+      expect(fhd & 0x20, 'single segment').toBe(0);
+      expect(Buffer.from(zstdDecompressBounded(stripped, size))).toEqual(Buffer.from(data));
+    }
+  });
+
+  it('widenUintAfterKey re-encodes one integer non-canonically, same value', () => {
+    const frame: WireFrame = {
+      type: 'welcome',
+      body: { worker_id: 7, shard_id: 3, revision: 0n, chosen_version: { major: 3, minor: 0 }, chosen_capabilities: { max_frame_len: 4096, max_packet_len: 4096, supported_compression: ['none'], supports_cancel: false, supports_chunking: false } },
+    };
+    const canonical = encodeWireFrame(frame);
+    const wide = widenUintAfterKey(canonical, 'worker_id');
+    expect(wide.length).toBe(canonical.length + 4);
+    expect(Buffer.from(wide).includes(Buffer.from([0x69, ...Buffer.from('worker_id'), 0x1a, 0, 0, 0, 7]))).toBe(true);
+    expect(decodeWireFrame(wide)).toEqual(frame);
+  });
+
+  it('[HS-12] a legacy v2 hello gets the v2 error frame (and not under router-no-legacy-v2-error); v3 hellos pass the screen', async () => {
+    tested.add('router-no-legacy-v2-error');
+    // 00 | shard 0 u32-LE | token present: 01, len 3, "abc" | has_cached_index 00
+    const v2 = prefixFrame(new Uint8Array([0x00, 0, 0, 0, 0, 0x01, 3, 0, 0, 0, 0x61, 0x62, 0x63, 0x00]));
+    const want = Buffer.from('1c0000000c17000000726f75746572206f6e6c7920737570706f727473207633', 'hex');
+    expect(Buffer.from(LEGACY_V2_ERROR_FRAME)).toEqual(want);
+    expect(isLegacyV2Hello(v2.subarray(4))).toBe(true);
+    expect(isLegacyV2Hello(new Uint8Array([0x00, 0, 0, 0, 0, 0x00, 0x00, 0x00]))).toBe(false); // trailing byte
+    expect(isLegacyV2Hello(new Uint8Array([0x00, 0, 0, 0, 0, 0x02, 0x00]))).toBe(false); // bad token tag
+    for (const faulty of [false, true]) {
+      const router = await startReferenceRouter({ listen: sock(), ...quiet, handshakeTimeoutMs: 1000, faults: faulty ? ['router-no-legacy-v2-error'] : [] });
+      const r = await rawBytes(router.address, [v2], 1500);
+      expect(r.closed).toBe(true);
+      if (faulty) expect(r.received.length).toBe(0);
+      else expect(r.received).toEqual(want);
+      // A v3 Hello, one byte per write, is still welcomed through the screen.
+      const h = hello();
+      const split = await rawExchange(router.address, [...h].map((b) => new Uint8Array([b])), 300);
+      expect(split.frames.map((f) => f.type)).toEqual(['welcome']);
+      await router.close();
+    }
+  });
+});
+
+describe('TLS faults (faults-tls.ts; transport-level checks in faults-tls.test.ts)', () => {
+  const cases = buildRegistry().all();
+  it.each(TLS_FAULTS.map((f) => [f.name, f.role] as const))('%s is named by a %s conformance case of the TLS / limits tier (the self-test makes it fail)', (name, role) => {
+    tested.add(name);
+    const naming = cases.filter((c) => c.faults.includes(name));
+    expect(naming.length).toBeGreaterThan(0);
+    for (const c of naming) expect(c.role).toBe(role);
+  });
+});
+
+describe('receive faults (faults-receive.ts via receive-shim.ts; shim unit tests in faults-receive.test.ts)', () => {
+  const cases = buildRegistry().all();
+  it.each(RECEIVE_FAULTS.map((f) => [f.name, f.role] as const))('%s is named by a %s conformance case (the self-test makes it fail)', (name, role) => {
+    tested.add(name);
+    const naming = cases.filter((c) => c.faults.includes(name));
+    expect(naming.length).toBeGreaterThan(0);
+    for (const c of naming) expect(c.role).toBe(role);
   });
 });
 

@@ -16,6 +16,10 @@
  * @module
  */
 
+import { BEHAVIOUR_FAULTS } from './faults-behaviour.js';
+import { RECEIVE_FAULTS } from './faults-receive.js';
+import { TLS_FAULTS } from './faults-tls.js';
+
 export type FaultRole = 'router' | 'worker';
 export type FaultTrigger = 'handshake' | 'after-welcome' | 'on-request' | 'on-input' | 'on-call';
 
@@ -100,6 +104,12 @@ export const FAULTS: readonly FaultSpec[] = Object.freeze([
   ...both('accepts-zstd-bomb', 'CMP-4', 'on-input', () => 'decompresses zstd without the max_packet_len output cap (bounded only by the 64 MiB hard cap)'),
   ...both('crash-on-unknown-variant', 'DATA-6', 'on-input', () =>
     'closes the connection on an unknown WireFrame / RpcPayload / Notification variant (body null) instead of ignoring it'),
+  // --- role-specific behaviour faults (faults-behaviour.ts) ---
+  ...BEHAVIOUR_FAULTS,
+  // --- role-neutral receive-side faults (faults-receive.ts, carried out by receive-shim.ts) ---
+  ...RECEIVE_FAULTS,
+  // --- TLS / mTLS and connection caps (faults-tls.ts) ---
+  ...TLS_FAULTS,
 ] satisfies FaultSpec[]);
 
 const BY_NAME: ReadonlyMap<string, FaultSpec> = new Map(FAULTS.map((f) => [f.name, f]));

@@ -68,6 +68,15 @@ describe('reference router <-> reference worker', () => {
       'get_worker_stats:true',
       'shutdown:true',
     ]);
+    // [MSG-8] the pairing table: update_file is answered with the rebuilt shard_index.
+    expect(result.steps.map((s) => `${s.request}->${s.result}`)).toEqual([
+      'load_files->ack',
+      'index_shard->shard_index',
+      'update_file->shard_index',
+      'diagnostics->diagnostics',
+      'get_worker_stats->worker_stats',
+      'shutdown->shutdown',
+    ]);
     expect(await worker.closed).toBeNull();
     await router.close();
     expect(lines.length).toBeGreaterThan(20);

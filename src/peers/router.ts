@@ -10,6 +10,9 @@
  * handler that disconnects a worker whose CachedIndex names another shard, and the same on
  * wrong-shard ShardIndex / WorkerStats responses.
  *
+ * A first frame that is a legacy v2 WorkerHello gets the v2 error frame "router only supports v3",
+ * then the connection closes [HS-12] (see {@link screenLegacyHello}).
+ *
  * Driving it: {@link ReferenceRouterHandle.call} / {@link WorkerSession.call} from code, or the
  * `default` script that runs a fixed session against every worker that connects.
  *
@@ -32,13 +35,15 @@ import { ErrorCodes, ProtocolError, isProtocolError } from '../errors.js';
 import {
   HANDSHAKE_TIMEOUT_MS,
   HARD_MAX_MESSAGE_BYTES,
+  LENGTH_PREFIX_BYTES,
+  PRE_HANDSHAKE_MAX_FRAME_BYTES,
   ROUTER_CALL_TIMEOUT_MS,
   ROUTER_MAX_CONCURRENT_HANDSHAKES,
   ROUTER_MAX_CONNECTIONS,
   ROUTER_SHUTDOWN_WAIT_MS,
 } from '../limits.js';
 import { needsShim, wrapWithShim } from './receive-shim.js';
-import { listenTransport, type Listener, type TlsOptions, type TransportSocket } from '../transport/index.js';
+import { listenTransport, type ListenOptions, type Listener, type TlsOptions, type TransportSocket } from '../transport/index.js';
 import { decodeWireFrame, encodeWireFrame, zstdAvailable } from '../wire/index.js';
 import type { Capabilities, HandshakeReject, Request, Response, RouterWelcome, SupportedVersions, WorkerHello } from '../wire/model.js';
 import {
@@ -50,8 +55,9 @@ import {
   type AuthTokenSource,
   type PeerCapabilityOptions,
 } from './common.js';
-import { adjustOwnCapabilities, engineEventHandler, engineHooksFor, mutateWelcomeFor, runAfterWelcomeFaults } from './fault-actions.js';
+import { adjustOwnCapabilities, engineEventHandler, engineHooksFor, installBehaviourHooks, mutateWelcomeFor, runAfterWelcomeFaults, widenUintAfterKey } from './fault-actions.js';
 import { resolveFaults } from './faults.js';
+import { hasTlsListenFault, listenWithTlsFault } from './faults-tls.js';
 import { createLogger, type PeerEvent, type PeerLogger } from './log.js';
 
 export type RouterScript = 'none' | 'default';
@@ -67,6 +73,8 @@ export interface ReferenceRouterOptions extends PeerCapabilityOptions, AuthToken
    * unauthorized "shard authorization failed".
    */
   shardAllowlist?: Readonly<Record<number, readonly string[]>>;
+  /** [SEC-8] mTLS only: client certificate names allowed for every shard (the global allowlist). */
+  globalAllowlist?: readonly string[];
   /** Router revision sent in every Welcome. Default 0. */
   revision?: bigint;
   allowInsecureTcp?: boolean;
@@ -118,7 +126,20 @@ export interface ReferenceRouterHandle {
 }
 
 /** Faults that need a router handshake the engine helper does not offer. */
-const CUSTOM_HANDSHAKE_FAULTS = ['router-ignores-zero-limits', 'router-wrong-check-order', 'router-no-reject', 'router-silent-handshake', 'router-stall-mid-frame'];
+const CUSTOM_HANDSHAKE_FAULTS = [
+  'router-ignores-zero-limits',
+  'router-wrong-check-order',
+  'router-no-reject',
+  'router-silent-handshake',
+  'router-stall-mid-frame',
+  'router-noncanonical-encoding',
+  'router-accepts-non-hello-first-frame',
+  'router-version-before-auth',
+  'router-nonstandard-reject-texts',
+];
+
+/** router-swaps-responses: how long a response waits for a second one to trade places with. */
+const SWAP_HOLD_MS = 1_000;
 
 export const DEFAULT_SCRIPT_FILES = [
   { path: 'src/Main.java', text: 'class Main {\n  // ERROR: not really\n}\n' },
@@ -164,8 +185,10 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
         return { accept: false, code: 'invalid_request', message: `shard ${hello.shard_id} already has a connected worker` };
       }
       // [SEC-4] with an allowlist, the verified client certificate must name an allowed identity for the shard.
-      if (opts.shardAllowlist !== undefined) {
-        const allowed = opts.shardAllowlist[hello.shard_id] ?? [];
+      // [SEC-8] a name is admitted if it is on the global list or on the shard's list.
+      if ((opts.shardAllowlist !== undefined || opts.globalAllowlist !== undefined) && !faults.has('router-tls-skips-shard-allowlist')) {
+        const globalList = faults.has('router-tls-ignores-global-allowlist') ? [] : (opts.globalAllowlist ?? []);
+        const allowed = [...globalList, ...(opts.shardAllowlist?.[hello.shard_id] ?? [])];
         if (clientCertNames === null || !clientCertNames.some((n) => allowed.includes(n))) {
           return { accept: false, code: 'unauthorized', message: 'shard authorization failed' };
         }
@@ -184,6 +207,11 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
       logger.log('fault_injected', { fault: 'router-echoes-token-in-reject' });
       return { accept: false, code: 'unauthorized', message: `authentication failed for token ${hello.auth_token ?? ''}` };
     }
+    if (token === null && faults.has('router-rejects-token-without-auth') && hello.auth_token !== null) {
+      // [SEC-7] violated on purpose: without a configured token, a Hello that carries one is refused.
+      logger.log('fault_injected', { fault: 'router-rejects-token-without-auth' });
+      return { accept: false, code: 'unauthorized', message: 'authentication failed' };
+    }
     if (token !== null && faults.has('router-accepts-bad-token') && hello.auth_token !== token) {
       logger.log('fault_injected', { fault: 'router-accepts-bad-token' });
     }
@@ -191,7 +219,10 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
   };
 
   const notificationHandlerFor = (shardId: number): NotificationHandler => (n, ctx) => {
-    if (n.type === 'cached_index' && n.body.shard_id !== shardId) {
+    if (n.type === 'cached_index' && n.body.shard_id !== shardId && faults.has('router-ignores-wrong-shard-notification')) {
+      // [DATA-14] violated on purpose: the worker stays connected.
+      logger.log('fault_injected', { fault: 'router-ignores-wrong-shard-notification', shardId });
+    } else if (n.type === 'cached_index' && n.body.shard_id !== shardId) {
       // nova-router disconnects a worker whose CachedIndex names another shard (router:2013-2048).
       logger.log('wrong_shard_notification', { shardId, id: ctx.id });
       void ctx.connection.close(new ProtocolError(ErrorCodes.UNEXPECTED_RESPONSE, 'cached index for another shard', { details: { shardId } }));
@@ -200,8 +231,63 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
     }
   };
 
-  const makeSession = (connection: RpcConnection, welcome: RouterWelcome): WorkerSession => {
+  const makeSession = (connection: RpcConnection, welcome: RouterWelcome, lastRequestId: () => bigint | null = () => null): WorkerSession => {
     const shardId = welcome.shard_id;
+    /** router-matches-responses-in-order: calls in the order they were sent, oldest first. */
+    const callOrder: object[] = [];
+    const callInOrder = async (request: Request, callOpts: CallOptions): Promise<Response> => {
+      const slot = {};
+      callOrder.push(slot);
+      const leave = (): void => void callOrder.splice(callOrder.indexOf(slot), 1);
+      let response: Response;
+      try {
+        response = await connection.call(request, { timeoutMs: callTimeoutMs, ...callOpts });
+      } catch (e) {
+        leave();
+        throw e;
+      }
+      if (callOrder[0] !== slot) {
+        // [DATA-2] violated on purpose: a response that overtakes an older call is taken for a stray and dropped.
+        logger.log('fault_injected', { fault: 'router-matches-responses-in-order' });
+        const timeoutMs = callOpts.timeoutMs ?? callTimeoutMs;
+        await new Promise((r) => setTimeout(r, timeoutMs).unref());
+        leave();
+        throw new ProtocolError(ErrorCodes.TIMEOUT, 'call timed out', { details: { timeoutMs } });
+      }
+      leave();
+      return response;
+    };
+    /** router-swaps-responses: calls awaiting their response, and a response held for the next one to arrive. */
+    let swapInFlight = 0;
+    let held: { response: Response; give: (r: Response) => void } | null = null;
+    const callSwapping = async (request: Request, callOpts: CallOptions): Promise<Response> => {
+      swapInFlight++;
+      let own: Response;
+      try {
+        own = await connection.call(request, { timeoutMs: callTimeoutMs, ...callOpts });
+      } finally {
+        swapInFlight--;
+      }
+      const other = held;
+      if (other !== null) {
+        // [DATA-2] violated on purpose: the two responses change places.
+        held = null;
+        logger.log('fault_injected', { fault: 'router-swaps-responses' });
+        other.give(own);
+        return other.response;
+      }
+      if (swapInFlight === 0) return own;
+      // Another call is still waiting: hold this response for it (our own back if none arrives soon).
+      return new Promise<Response>((resolve) => {
+        const entry = { response: own, give: resolve };
+        held = entry;
+        setTimeout(() => {
+          if (held !== entry) return;
+          held = null;
+          resolve(own);
+        }, SWAP_HOLD_MS).unref();
+      });
+    };
     const session: WorkerSession = {
       shardId,
       workerId: welcome.worker_id,
@@ -210,7 +296,24 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
       closed: connection.closed,
       script: null,
       async call(request, callOpts = {}) {
-        const response = await connection.call(request, { timeoutMs: callTimeoutMs, ...callOpts });
+        const pending = faults.has('router-matches-responses-in-order')
+          ? callInOrder(request, callOpts)
+          : faults.has('router-swaps-responses')
+            ? callSwapping(request, callOpts)
+            : connection.call(request, { timeoutMs: callTimeoutMs, ...callOpts });
+        const id = lastRequestId();
+        if (faults.has('router-cancel-without-negotiation') && callOpts.signal && id !== null && !connection.negotiated.capabilities.supports_cancel) {
+          callOpts.signal.addEventListener(
+            'abort',
+            () => {
+              // [CAN-6] violated on purpose: a Cancel although cancel was not negotiated.
+              logger.log('fault_injected', { fault: 'router-cancel-without-negotiation', id: id.toString() });
+              void connection.fault.sendPayload(id, { type: 'cancel' }).catch(() => undefined);
+            },
+            { once: true },
+          );
+        }
+        const response = await pending;
         const rs = response.type === 'shard_index' || response.type === 'worker_stats' ? response.body.shard_id : shardId;
         if (rs !== shardId) {
           // nova-router drops a worker that answers for another shard (router:1122-1128, 1229-1258).
@@ -249,7 +352,8 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
 
   const onSocket = (socket: TransportSocket): void => {
     socket.on('error', () => undefined);
-    if (closing || listener.connections.size > ROUTER_MAX_CONNECTIONS || handshaking >= ROUTER_MAX_CONCURRENT_HANDSHAKES) {
+    // [LIM-3] connection and handshake caps (router-no-handshake-cap drops the second on purpose).
+    if (closing || listener.connections.size > ROUTER_MAX_CONNECTIONS || (handshaking >= ROUTER_MAX_CONCURRENT_HANDSHAKES && !faults.has('router-no-handshake-cap'))) {
       logger.log('connection_dropped', { connections: listener.connections.size, handshaking });
       socket.destroy();
       return;
@@ -264,11 +368,23 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
     const socket = needsShim(faults, 'router')
       ? wrapWithShim(rawSocket, faults, 'router', hooks, logger, () => conn?.negotiated.capabilities.max_packet_len ?? HARD_MAX_MESSAGE_BYTES)
       : rawSocket;
+    installBehaviourHooks(hooks, faults, 'router', logger, () => conn);
+    /** The id of the last request this connection allocated (router-cancel-without-negotiation needs it). */
+    let lastRequestId: bigint | null = null;
+    if (faults.has('router-cancel-without-negotiation')) {
+      const prev = hooks.overrideId;
+      hooks.overrideId = (id, kind) => {
+        const out = prev ? prev(id, kind) : id;
+        if (kind === 'request') lastRequestId = out;
+        return out;
+      };
+    }
+    const handshakeTimeoutMs = faults.has('router-handshake-no-timeout') ? 0 : (opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
     const hsOpts: RouterHandshakeOptions = {
       authToken: tokenForEngine,
       supportedVersions,
       capabilities,
-      handshakeTimeoutMs: faults.has('router-handshake-no-timeout') ? 0 : (opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS),
+      handshakeTimeoutMs,
       admit: (hello) => {
         const d = admitWithFaultyAuth(hello, clientCertNames(rawSocket));
         if (d.accept) admittedShard = hello.shard_id;
@@ -296,6 +412,17 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
       let result: { connection: RpcConnection; welcome: RouterWelcome } | null;
       handshaking++;
       try {
+        if (!faults.has('router-no-legacy-v2-error')) {
+          // [HS-12] a legacy v2 WorkerHello gets the v2 error frame; anything else goes to the v3 handshake untouched.
+          const t0 = Date.now();
+          const first = await screenLegacyHello(socket, handshakeTimeoutMs);
+          if (first !== 'v3') {
+            if (first === 'v2') logger.log('legacy_v2_hello', {});
+            else logger.log('handshake_failed', { code: first === 'timeout' ? ErrorCodes.HANDSHAKE_TIMEOUT : ErrorCodes.CONNECTION_CLOSED, rule: first === 'timeout' ? 'HS-6' : null });
+            return;
+          }
+          if (handshakeTimeoutMs > 0) hsOpts.handshakeTimeoutMs = Math.max(1, handshakeTimeoutMs - (Date.now() - t0));
+        }
         if (CUSTOM_HANDSHAKE_FAULTS.some((f) => faults.has(f))) {
           result = await faultyRouterHandshake(socket, hsOpts, faults, logger, supportedVersions, capabilities);
         } else {
@@ -313,7 +440,14 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
       conn = result.connection;
       conn.setNotificationHandler(notificationHandlerFor(result.welcome.shard_id));
       // no request handler, like nova-router: the engine answers after 500 ms.
-      const session = makeSession(conn, result.welcome);
+      if (faults.has('router-unhandled-request-retryable')) {
+        // [DATA-11] [ERR-4] violated on purpose: the no-handler answer says retryable.
+        conn.setRequestHandler(() => {
+          logger.log('fault_injected', { fault: 'router-unhandled-request-retryable' });
+          return { status: 'err', error: { code: 'invalid_request', message: 'no request handler installed', retryable: true, details: null } };
+        });
+      }
+      const session = makeSession(conn, result.welcome, () => lastRequestId);
       register(session);
       await runAfterWelcomeFaults(conn, faults, 'router', logger, conn.hello).catch(() => undefined);
     } catch (e) {
@@ -324,7 +458,7 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
     }
   };
 
-  const listener: Listener = await listenTransport(
+  const listener: Listener = await (hasTlsListenFault(faults) ? (a: string, o: ListenOptions, cb: (s: TransportSocket) => void) => listenWithTlsFault(a, o, cb, faults) : listenTransport)(
     opts.listen,
     {
       ...(opts.caFile !== undefined ? { caFile: opts.caFile } : {}),
@@ -374,6 +508,104 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
   };
 }
 
+/** The legacy v2 error frame [HS-12]: prefix 28, tag 12 (Error), u32-LE length 23, "router only supports v3". */
+export const LEGACY_V2_ERROR_FRAME: Uint8Array = (() => {
+  const text = new TextEncoder().encode('router only supports v3');
+  const body = new Uint8Array(1 + 4 + text.length);
+  body[0] = 0x0c;
+  new DataView(body.buffer).setUint32(1, text.length, true);
+  body.set(text, 5);
+  return prefixFrame(body);
+})();
+
+/**
+ * Is `body` exactly a legacy v2 WorkerHello? `00`, shard u32-LE, auth token (`00`, or `01` +
+ * u32-LE length + UTF-8), has_cached_index (`00` / `01`), nothing after (spec 06, "Legacy v2 hello").
+ */
+export function isLegacyV2Hello(body: Uint8Array): boolean {
+  if (body.length < 7 || body[0] !== 0x00) return false;
+  let pos = 5;
+  if (body[pos] === 0x01) {
+    if (body.length < pos + 5) return false;
+    const len = new DataView(body.buffer, body.byteOffset + pos + 1, 4).getUint32(0, true);
+    pos += 5;
+    if (body.length < pos + len) return false;
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(body.subarray(pos, pos + len));
+    } catch {
+      return false;
+    }
+    pos += len;
+  } else if (body[pos] === 0x00) pos += 1;
+  else return false;
+  return pos === body.length - 1 && (body[pos] === 0x00 || body[pos] === 0x01);
+}
+
+/** Linger after the legacy error frame before the socket is destroyed, should the worker not close first. */
+const LEGACY_ERROR_LINGER_MS = 1_000;
+
+/**
+ * [HS-12] Look at the first frame before the v3 handshake. A v3 Hello is a CBOR map and never
+ * starts with `00`, so only a frame whose body starts with `00` (never valid v3, [HS-3]) is read
+ * whole and checked against the v2 layout; on a match the legacy error frame is sent and the
+ * connection closed (`v2`). Otherwise every byte read is put back, untouched, and the stream is
+ * resumed once the handshake has attached (`v3`). `closed` / `timeout`: the socket was destroyed
+ * (stream ended, errored or stayed silent past the handshake timeout), nothing sent.
+ */
+export function screenLegacyHello(stream: Duplex, timeoutMs: number): Promise<'v3' | 'v2' | 'closed' | 'timeout'> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const detach = (): void => {
+      clearTimeout(timer);
+      stream.off('data', onData);
+      stream.off('end', onGone);
+      stream.off('close', onGone);
+      stream.off('error', onGone);
+    };
+    const finish = (outcome: 'v3' | 'v2' | 'closed' | 'timeout'): void => {
+      detach();
+      if (outcome === 'v3') {
+        stream.pause();
+        if (bytes > 0) stream.unshift(Buffer.concat(chunks, bytes));
+        // Resume only once the handshake's reader listens, so no byte is emitted to nobody.
+        const resumeWhenRead = (): void => {
+          if (stream.destroyed) return;
+          if (stream.listenerCount('data') > 0) stream.resume();
+          else setImmediate(resumeWhenRead);
+        };
+        setImmediate(resumeWhenRead);
+      } else if (outcome === 'v2') {
+        stream.pause();
+        stream.write(LEGACY_V2_ERROR_FRAME);
+        stream.end();
+        setTimeout(() => stream.destroy(), LEGACY_ERROR_LINGER_MS).unref();
+      } else stream.destroy();
+      resolve(outcome);
+    };
+    const onData = (chunk: Uint8Array): void => {
+      chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      bytes += chunk.length;
+      if (bytes < LENGTH_PREFIX_BYTES) return;
+      const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes);
+      const len = all.readUInt32LE(0);
+      // Bad prefixes are the v3 handshake's to refuse, at once [FRM-2] [FRM-4].
+      if (len === 0 || len > PRE_HANDSHAKE_MAX_FRAME_BYTES) return finish('v3');
+      if (bytes < LENGTH_PREFIX_BYTES + 1) return;
+      if (all[LENGTH_PREFIX_BYTES] !== 0x00) return finish('v3');
+      if (bytes < LENGTH_PREFIX_BYTES + len) return;
+      finish(isLegacyV2Hello(all.subarray(LENGTH_PREFIX_BYTES, LENGTH_PREFIX_BYTES + len)) ? 'v2' : 'v3');
+    };
+    const onGone = (): void => finish('closed');
+    stream.on('data', onData);
+    stream.on('end', onGone);
+    stream.on('close', onGone);
+    stream.on('error', onGone);
+    if (timeoutMs > 0) timer = setTimeout(() => finish('timeout'), timeoutMs);
+  });
+}
+
 /** Subject CN and DNS SANs of a verified TLS client certificate; null without one. */
 function clientCertNames(socket: Duplex): string[] | null {
   if (!(socket instanceof TLSSocket) || !socket.authorized) return null;
@@ -414,7 +646,9 @@ export async function runDefaultScript(session: WorkerSession, logger: PeerLogge
   await step({ type: 'load_files', revision: rev, files: DEFAULT_SCRIPT_FILES }, (r) => r.type === 'ack');
   await step({ type: 'index_shard', revision: rev, files: DEFAULT_SCRIPT_FILES }, (r) =>
     r.type === 'shard_index' && ['Inner', 'Main', 'Util'].every((n) => r.body.symbols.some((s) => s.name === n)));
-  await step({ type: 'update_file', revision: rev + 1n, file: { path: 'src/New.java', text: 'class New {}\n' } }, (r) => r.type === 'ack');
+  // [MSG-8] update_file is answered with the rebuilt index, which now has New.
+  await step({ type: 'update_file', revision: rev + 1n, file: { path: 'src/New.java', text: 'class New {}\n' } }, (r) =>
+    r.type === 'shard_index' && r.body.revision === rev + 1n && ['Inner', 'Main', 'New', 'Util'].every((n) => r.body.symbols.some((s) => s.name === n)));
   await step({ type: 'diagnostics', path: 'src/Main.java' }, (r) => r.type === 'diagnostics' && r.body.diagnostics.some((d) => d.severity === 'error'));
   await step({ type: 'get_worker_stats' }, (r) => r.type === 'worker_stats' && r.body.file_count === 3 && r.body.revision === rev + 1n);
   await step({ type: 'shutdown' }, (r) => r.type === 'shutdown');
@@ -449,6 +683,15 @@ async function faultyRouterHandshake(
     }),
   ]).finally(() => clearTimeout(timer));
   const frame = decodeWireFrame(body);
+  if (frame.type !== 'hello' && faults.has('router-accepts-non-hello-first-frame')) {
+    // [HS-3] violated on purpose: any decodable first frame is welcomed (shard 0, our own offer).
+    logger.log('fault_injected', { fault: 'router-accepts-non-hello-first-frame', frameType: frame.type });
+    const w: RouterWelcome = { worker_id: 1, shard_id: 0, revision: 0n, chosen_version: versions.max, chosen_capabilities: own };
+    socket.write(prefixFrame(encodeWireFrame({ type: 'welcome', body: w })));
+    socket.resume();
+    await new Promise<void>((r) => socket.once('close', () => r()));
+    return null;
+  }
   if (frame.type !== 'hello') throw new ProtocolError(ErrorCodes.HANDSHAKE_UNEXPECTED_FRAME, 'expected hello frame', { rule: 'HS-3' });
   let hello = frame.body;
   logger.log('hello_received', { shardId: hello.shard_id, hasAuthToken: hello.auth_token !== null });
@@ -468,6 +711,14 @@ async function faultyRouterHandshake(
     if (expected !== null && hello.auth_token !== expected) outcome = { kind: 'reject', reject: { code: 'unauthorized', message: 'authentication failed' } };
     else if (!own.supported_compression.some((a) => a !== 'unknown' && hello.capabilities.supported_compression.includes(a))) {
       outcome = { kind: 'reject', reject: { code: 'invalid_request', message: 'handshake failed: no common compression algorithm' } };
+    }
+  }
+  if (faults.has('router-version-before-auth') && expected !== null) {
+    // [HS-4] violated on purpose: the version is checked before the token.
+    const r = negotiateHello(hello, { supportedVersions: versions, capabilities: own, authToken: null });
+    if (r.kind === 'reject' && r.reject.code === 'unsupported_version') {
+      logger.log('fault_injected', { fault: 'router-version-before-auth' });
+      outcome = r;
     }
   }
   if (faults.has('router-ignores-zero-limits') && (hello.capabilities.max_frame_len === 0 || hello.capabilities.max_packet_len === 0)) {
@@ -499,13 +750,24 @@ async function faultyRouterHandshake(
       socket.destroy();
       return null;
     }
-    socket.write(prefixFrame(encodeWireFrame({ type: 'reject', body: outcome.reject })));
+    let reject = outcome.reject;
+    if (faults.has('router-nonstandard-reject-texts')) {
+      // [HS-16] violated on purpose: our own wording instead of the reject table.
+      logger.log('fault_injected', { fault: 'router-nonstandard-reject-texts', code: reject.code });
+      reject = { ...reject, message: `handshake rejected (${reject.code})` };
+    }
+    socket.write(prefixFrame(encodeWireFrame({ type: 'reject', body: reject })));
     logger.log('reject_sent', { code: outcome.reject.code });
     socket.end();
     return null;
   }
   const welcome = opts.faultHooks?.mutateWelcome ? opts.faultHooks.mutateWelcome(outcome.welcome) : outcome.welcome;
-  const wb = encodeWireFrame({ type: 'welcome', body: welcome });
+  let wb = encodeWireFrame({ type: 'welcome', body: welcome });
+  if (faults.has('router-noncanonical-encoding')) {
+    // [CBOR-1] violated on purpose: worker_id as a 4-byte integer.
+    logger.log('fault_injected', { fault: 'router-noncanonical-encoding' });
+    wb = widenUintAfterKey(wb, 'worker_id');
+  }
   if (faults.has('router-stall-mid-frame')) {
     logger.log('fault_injected', { fault: 'router-stall-mid-frame', claimedBytes: wb.length, sentBytes: Math.floor(wb.length / 2) });
     socket.write(prefixFrame(wb).subarray(0, 4 + Math.floor(wb.length / 2)));

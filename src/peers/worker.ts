@@ -19,6 +19,7 @@ import {
   RpcConnection,
   defaultCapabilities,
   workerHandshake,
+  HandshakeRejectedError,
   type RequestContext,
   type WorkerHandshakeOptions,
 } from '../engine/connection.js';
@@ -26,6 +27,7 @@ import { sanitizeCapabilities, checkWelcome, checkOwnCapabilities } from '../eng
 import { ErrorCodes, ProtocolError, isProtocolError } from '../errors.js';
 import { HANDSHAKE_TIMEOUT_MS, HARD_MAX_MESSAGE_BYTES, WORKER_SHUTDOWN_LINGER_MS } from '../limits.js';
 import { connectTransport, type TlsOptions } from '../transport/index.js';
+import { connectWithTlsFault, hasTlsConnectFault } from './faults-tls.js';
 import { decodeWireFrame, encodeRpcPayload, encodeWireFrame, zstdAvailable } from '../wire/index.js';
 import type { Request, RouterWelcome, RpcResult, WorkerHello } from '../wire/model.js';
 import {
@@ -38,7 +40,7 @@ import {
   type AuthTokenSource,
   type PeerCapabilityOptions,
 } from './common.js';
-import { adjustOwnCapabilities, engineEventHandler, engineHooksFor, runAfterWelcomeFaults } from './fault-actions.js';
+import { adjustOwnCapabilities, engineEventHandler, engineHooksFor, installBehaviourHooks, runAfterWelcomeFaults, widenUintAfterKey } from './fault-actions.js';
 import { resolveFaults } from './faults.js';
 import { createLogger, type PeerEvent, type PeerLogger } from './log.js';
 import { needsShim, wrapWithShim } from './receive-shim.js';
@@ -84,7 +86,14 @@ export interface ReferenceWorkerHandle {
   close(): Promise<void>;
 }
 
-const HANDSHAKE_FAULTS = new Set(['worker-stall-mid-frame', 'worker-packet-before-welcome']);
+const HANDSHAKE_FAULTS = new Set([
+  'worker-stall-mid-frame',
+  'worker-packet-before-welcome',
+  'worker-noncanonical-encoding',
+  'worker-accepts-packet-before-welcome',
+  'worker-stays-open-after-reject',
+  'worker-accepts-wrong-shard-welcome',
+]);
 
 function ok(value: Extract<RpcResult, { status: 'ok' }>['value']): RpcResult {
   return { status: 'ok', value };
@@ -118,7 +127,8 @@ export async function startReferenceWorker(opts: ReferenceWorkerOptions): Promis
   const logger = createLogger({
     role: 'worker',
     sink: opts.log,
-    secrets: token ? [token] : [],
+    // worker-logs-token: no redaction either, or the line below would not leak.
+    secrets: token && !faults.has('worker-logs-token') ? [token] : [],
     onEvent: (e) => {
       events.push(e);
       if (events.length > maxEvents) events.shift();
@@ -136,7 +146,12 @@ export async function startReferenceWorker(opts: ReferenceWorkerOptions): Promis
   };
 
   logger.log('connecting', { shardId: opts.shardId, hasAuthToken: token !== null, faults: [...faults].join(',') });
-  const socket = await connectTransport(opts.connect, { ...tls, allowInsecureTcp: opts.allowInsecureTcp ?? false, authTokenConfigured: token !== null });
+  if (faults.has('worker-logs-token') && token !== null) {
+    // [SEC-2] violated on purpose: the token in the log output.
+    logger.log('fault_injected', { fault: 'worker-logs-token', authToken: token });
+  }
+  const connectOpts = { ...tls, allowInsecureTcp: opts.allowInsecureTcp ?? false, authTokenConfigured: token !== null };
+  const socket = await (hasTlsConnectFault(faults) ? connectWithTlsFault(opts.connect, connectOpts, faults) : connectTransport(opts.connect, connectOpts));
   logger.log('connected', { address: opts.connect });
 
   let resolveShutdown!: () => void;
@@ -171,8 +186,9 @@ export async function startReferenceWorker(opts: ReferenceWorkerOptions): Promis
           return ok({ type: 'shard_index', body: workspace.index() });
         }
         case 'update_file':
+          // [MSG-8] like nova-worker: apply the update, rebuild the index and return it (not ack).
           workspace.update(req.revision, req.file);
-          return ok({ type: 'ack' });
+          return ok({ type: 'shard_index', body: workspace.index() });
         case 'diagnostics':
           return ok({ type: 'diagnostics', body: { diagnostics: workspace.diagnostics(req.path) ?? [] } });
         case 'get_worker_stats':
@@ -208,6 +224,7 @@ export async function startReferenceWorker(opts: ReferenceWorkerOptions): Promis
   let welcome: RouterWelcome | null = null;
   let closed: Promise<ProtocolError | null>;
   const hooks = engineHooksFor(faults, 'worker');
+  installBehaviourHooks(hooks, faults, 'worker', logger, () => connection);
   const handshakeOpts: WorkerHandshakeOptions = {
     shardId: opts.shardId,
     authToken: token,
@@ -215,8 +232,10 @@ export async function startReferenceWorker(opts: ReferenceWorkerOptions): Promis
     capabilities,
     cachedIndexInfo: null,
     workerBuild: opts.workerBuild ?? 'nova-conformance reference worker',
-    checkWelcome: opts.checkWelcome ?? true,
-    handshakeTimeoutMs: opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
+    // worker-accepts-invalid-welcome: [HS-10] violated on purpose.
+    checkWelcome: faults.has('worker-accepts-invalid-welcome') ? false : (opts.checkWelcome ?? true),
+    // worker-no-handshake-timeout: [HS-17] violated on purpose.
+    handshakeTimeoutMs: faults.has('worker-no-handshake-timeout') ? 0 : (opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS),
     requestHandler: handler,
     onEvent: engineEventHandler(logger, faults, 'worker', () => connection),
     faultHooks: hooks,
@@ -244,7 +263,10 @@ export async function startReferenceWorker(opts: ReferenceWorkerOptions): Promis
   if (connection) {
     const conn = connection;
     // nova-worker exits when the Welcome names another shard (worker:183-189); our checkWelcome covers it, this covers checkWelcome=false.
-    if (conn.welcome.shard_id !== opts.shardId) {
+    if (conn.welcome.shard_id !== opts.shardId && faults.has('worker-accepts-wrong-shard-welcome')) {
+      // [HS-15] violated on purpose: serve on.
+      logger.log('fault_injected', { fault: 'worker-accepts-wrong-shard-welcome', shardId: conn.welcome.shard_id });
+    } else if (conn.welcome.shard_id !== opts.shardId) {
       await conn.close(new ProtocolError(ErrorCodes.HANDSHAKE_INVALID_WELCOME, 'welcome for another shard', { rule: 'HS-9' }));
     }
     logger.log('ready', { workerId: conn.welcome.worker_id, shardId: conn.welcome.shard_id, revision: conn.welcome.revision });
@@ -276,7 +298,9 @@ export async function startReferenceWorker(opts: ReferenceWorkerOptions): Promis
 }
 
 /**
- * Handshakes the engine helper cannot express: stall mid-Hello, or a packet right behind the Hello.
+ * Handshakes the engine helper cannot express: stall mid-Hello, a packet right behind the Hello, a
+ * non-canonical Hello, and the faulty ways of treating the router's answer (ignoring a frame that
+ * is neither Welcome nor Reject, staying open after a Reject, taking a Welcome for another shard).
  */
 async function faultyWorkerHandshake(
   socket: Duplex,
@@ -294,7 +318,12 @@ async function faultyWorkerHandshake(
     cached_index_info: null,
     worker_build: opts.workerBuild ?? null,
   };
-  const helloBody = encodeWireFrame({ type: 'hello', body: hello });
+  let helloBody = encodeWireFrame({ type: 'hello', body: hello });
+  if (faults.has('worker-noncanonical-encoding')) {
+    // [CBOR-1] violated on purpose: shard_id as a 4-byte integer.
+    logger.log('fault_injected', { fault: 'worker-noncanonical-encoding' });
+    helloBody = widenUintAfterKey(helloBody, 'shard_id');
+  }
   if (faults.has('worker-stall-mid-frame')) {
     // A prefix claiming 1 MiB (allowed pre-handshake) and 16 body bytes, then nothing [HS-6].
     const prefix = new Uint8Array(4);
@@ -305,25 +334,59 @@ async function faultyWorkerHandshake(
     socket.on('error', () => undefined);
     return { connection: null, welcome: null };
   }
-  // worker-packet-before-welcome [HS-8]: Hello and a request packet in one write, before any answer.
-  const req = encodeRpcPayload({ type: 'request', body: { type: 'get_worker_stats' } });
-  const pkt = encodeWireFrame({ type: 'packet', body: { id: faultId('worker', 0), compression: 'none', data: req } });
-  logger.log('fault_injected', { fault: 'worker-packet-before-welcome' });
-  socket.write(Buffer.concat([prefixFrame(helloBody), prefixFrame(pkt)]));
+  if (faults.has('worker-packet-before-welcome')) {
+    // [HS-8] violated on purpose: Hello and a request packet in one write, before any answer.
+    const req = encodeRpcPayload({ type: 'request', body: { type: 'get_worker_stats' } });
+    const pkt = encodeWireFrame({ type: 'packet', body: { id: faultId('worker', 0), compression: 'none', data: req } });
+    logger.log('fault_injected', { fault: 'worker-packet-before-welcome' });
+    socket.write(Buffer.concat([prefixFrame(helloBody), prefixFrame(pkt)]));
+  } else socket.write(prefixFrame(helloBody));
   const timeoutMs = opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
   let timer: NodeJS.Timeout | undefined;
-  const { body, leftover } = await Promise.race([
-    readOneFrame(socket),
-    new Promise<never>((_, reject) => {
-      if (timeoutMs > 0) timer = setTimeout(() => reject(new ProtocolError(ErrorCodes.HANDSHAKE_TIMEOUT, 'handshake timed out', { rule: 'HS-6' })), timeoutMs);
-    }),
-  ]).finally(() => clearTimeout(timer));
-  const frame = decodeWireFrame(body);
-  if (frame.type !== 'welcome') {
-    throw new ProtocolError(ErrorCodes.HANDSHAKE_UNEXPECTED_FRAME, `unexpected handshake frame: ${frame.type}`, { details: { frameType: frame.type } });
+  const deadline = new Promise<never>((_, reject) => {
+    if (timeoutMs > 0) timer = setTimeout(() => reject(new ProtocolError(ErrorCodes.HANDSHAKE_TIMEOUT, 'handshake timed out', { rule: 'HS-6' })), timeoutMs);
+  });
+  deadline.catch(() => undefined);
+  let w: RouterWelcome;
+  let leftover: Uint8Array[];
+  try {
+    for (let first = true; ; first = false) {
+      const read = readOneFrame(socket);
+      // The previous read paused the stream (its leftover was put back first).
+      if (!first) socket.resume();
+      const r = await (timer !== undefined ? Promise.race([read, deadline]) : read);
+      const frame = decodeWireFrame(r.body);
+      if (frame.type === 'welcome') {
+        w = frame.body;
+        leftover = r.leftover;
+        break;
+      }
+      if (frame.type === 'reject') {
+        if (faults.has('worker-stays-open-after-reject')) {
+          // [HS-13] violated on purpose: the connection stays open (whatever arrives is read and dropped).
+          logger.log('fault_injected', { fault: 'worker-stays-open-after-reject', code: frame.body.code });
+          socket.on('error', () => undefined);
+          socket.resume();
+          return { connection: null, welcome: null };
+        }
+        throw new HandshakeRejectedError(frame.body);
+      }
+      if (!faults.has('worker-accepts-packet-before-welcome')) {
+        throw new ProtocolError(ErrorCodes.HANDSHAKE_UNEXPECTED_FRAME, `unexpected handshake frame: ${frame.type}`, { details: { frameType: frame.type } });
+      }
+      // [HS-14] violated on purpose: the frame is ignored, and an answer "arrived", so the timer stops.
+      logger.log('fault_injected', { fault: 'worker-accepts-packet-before-welcome', frameType: frame.type });
+      clearTimeout(timer);
+      timer = undefined;
+      if (r.leftover.length > 0) socket.unshift(Buffer.concat(r.leftover));
+    }
+  } finally {
+    clearTimeout(timer);
   }
-  const w = frame.body;
-  if (opts.checkWelcome !== false) checkWelcome(hello, w);
+  if (opts.checkWelcome !== false) {
+    // worker-accepts-wrong-shard-welcome: [HS-15] violated on purpose, every other check kept.
+    checkWelcome(hello, faults.has('worker-accepts-wrong-shard-welcome') ? { ...w, shard_id: hello.shard_id } : w);
+  }
   const connection = new RpcConnection(
     socket,
     {

@@ -7,11 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { BULK_PAYLOAD_MIN_BYTES, BULK_PAYLOAD_MIN_TEXT_CHARS, decodeBulkRequestPayload, encodeBulkRequestPayload } from './bulk-payload.js';
 import { decodeRpcPayload, encodeRpcPayload } from './codec.js';
 import type { RpcPayload } from './model.js';
+import { toHex as hex } from '../../test/helpers.js';
 
 const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : Date.now() % 2 ** 31;
 console.log(`[bulk-payload] fast-check seed ${seed} (rerun with FC_SEED=${seed})`);
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const req = (type: 'load_files' | 'index_shard', revision: bigint, files: Array<{ path: string; text: string }>): RpcPayload => ({
   type: 'request',
   body: { type, revision, files },

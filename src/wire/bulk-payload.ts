@@ -17,6 +17,7 @@
  */
 import { isAscii, isUtf8 } from 'node:buffer';
 import { HARD_MAX_MESSAGE_BYTES, MAX_FILES_PER_MESSAGE, MAX_SMALL_STRING_BYTES, MAX_TEXT_BYTES, MIN_BYTES_PER_LARGE_ARRAY_ITEM } from '../limits.js';
+import { headBytes, writeHead } from './cbor-head.js';
 import type { FileText, RpcPayload } from './model.js';
 
 /** Below this many text characters the generic encoder is as fast; keep one path for small payloads. */
@@ -34,41 +35,6 @@ const FILES_KEY = ascii('\x65files');
 // {"path": ..., "text": ...}: a2 64 path ... 64 text ...
 const FILE_HEAD = ascii('\xa2\x64path');
 const TEXT_KEY = ascii('\x64text');
-
-function headBytes(n: number): number {
-  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9;
-}
-
-function writeHead(out: Uint8Array, at: number, major: number, n: number | bigint): number {
-  const mt = major << 5;
-  if (typeof n === 'bigint') {
-    // only u64 values ≥ 2^32 arrive here (see u64 below)
-    out[at] = mt | 27;
-    new DataView(out.buffer, out.byteOffset + at + 1, 8).setBigUint64(0, n);
-    return at + 9;
-  }
-  if (n < 24) {
-    out[at] = mt | n;
-    return at + 1;
-  }
-  if (n < 0x100) {
-    out[at] = mt | 24;
-    out[at + 1] = n;
-    return at + 2;
-  }
-  if (n < 0x10000) {
-    out[at] = mt | 25;
-    out[at + 1] = n >>> 8;
-    out[at + 2] = n & 0xff;
-    return at + 3;
-  }
-  out[at] = mt | 26;
-  out[at + 1] = n >>> 24;
-  out[at + 2] = (n >>> 16) & 0xff;
-  out[at + 3] = (n >>> 8) & 0xff;
-  out[at + 4] = n & 0xff;
-  return at + 5;
-}
 
 /** A u64 as the generic encoder normalises it (number below 2^32, bigint above), or undefined if invalid. */
 function u64(v: unknown): number | bigint | undefined {

@@ -2,10 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCodes, isProtocolError } from '../errors.js';
 import { DEFAULT_DECODE_LIMITS } from '../limits.js';
 import { CborFloat, IndefiniteText, decodeCbor, encodeCbor, repeatedKeys, type CborMap } from './cbor.js';
+import { fromHex as h, toHex as hex } from '../../test/helpers.js';
 
-const h = (hex: string) => new Uint8Array(Buffer.from(hex.replace(/\s+/g, ''), 'hex'));
 const dec = (hex: string) => decodeCbor(h(hex), DEFAULT_DECODE_LIMITS);
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 describe('cbor', () => {
   it('decodes maps as Map, so __proto__ is a plain entry and nothing is polluted', () => {

@@ -123,6 +123,48 @@ export function decodeCbor(bytes: Uint8Array, limits: DecodeLimits): CborValue {
   }
 }
 
+/**
+ * Decode with the fast-path cbor-x decoder alone: no preflight, no careful path, cbor-x's own
+ * errors unwrapped. For tests only (the fuzzer checks that whatever the preflight routes to the
+ * fast path, this decoder accepts); protocol code must call {@link decodeCbor}.
+ */
+export function decodeFastPathUnchecked(bytes: Uint8Array): unknown {
+  return decoder.decode(bytes) as unknown;
+}
+
+/**
+ * FAULT INJECTION ONLY: a general-purpose cbor-x decoder with no preflight (first item wins,
+ * trailing bytes ignored, last duplicate key wins). The reference peers' `*-lax-decoder` faults use
+ * it to play a receiver that skips the pre-decode checks; it is unsafe on hostile input by design
+ * and protocol code must never call it. Returns undefined when cbor-x cannot decode the bytes.
+ */
+export function decodeLenientUnchecked(bytes: Uint8Array): unknown {
+  try {
+    let first: unknown;
+    let got = false;
+    lenientDecoder.decodeMultiple(bytes, (v: unknown) => {
+      first = v;
+      got = true;
+      return false;
+    });
+    return got ? first : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** FAULT INJECTION ONLY: encode a plain JS value with cbor-x's general settings; undefined on failure. */
+export function encodeLenientUnchecked(value: unknown): Uint8Array | undefined {
+  try {
+    return new Uint8Array(lenientEncoder.encode(value) as Uint8Array);
+  } catch {
+    return undefined;
+  }
+}
+
+const lenientDecoder = new Decoder({ useRecords: false, mapsAsObjects: true } as ConstructorParameters<typeof Decoder>[0]);
+const lenientEncoder = new Encoder({ useRecords: false, mapsAsObjects: true } as ConstructorParameters<typeof Encoder>[0]);
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCodes, isProtocolError } from '../errors.js';
 import { decodeRpcPayload, decodeWireFrame, encodeRpcPayload, encodeWireFrame } from './codec.js';
 import type { RpcPayload, WireFrame } from './model.js';
+import { errorCode as refused, fromHex as h, toHex as hex } from '../../test/helpers.js';
 
 // Tiny hex builders so the literal bytes below stay readable.
 const s = (t: string) => {
@@ -11,19 +12,8 @@ const s = (t: string) => {
 };
 const m = (...kv: string[]) => (0xa0 + kv.length / 2).toString(16) + kv.join('');
 const a = (...items: string[]) => (0x80 + items.length).toString(16) + items.join('');
-const h = (hex: string) => new Uint8Array(Buffer.from(hex, 'hex'));
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const wire = (x: string) => decodeWireFrame(h(x));
 const rpc = (x: string) => decodeRpcPayload(h(x));
-function refused(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(isProtocolError(e), String(e)).toBe(true);
-    return (e as { code: string }).code;
-  }
-  throw new Error('expected a ProtocolError');
-}
 
 const PACKET_BODY = m(s('id'), '02', s('compression'), s('none'), s('data'), '40');
 const PACKET: WireFrame = { type: 'packet', body: { id: 2n, compression: 'none', data: new Uint8Array() } };

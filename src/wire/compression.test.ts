@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, isProtocolError } from '../errors.js';
+import { ErrorCodes } from '../errors.js';
 import { setZstdBackend, zstdAvailable, zstdBackendName, zstdCompress, zstdDecompressBounded } from './compression.js';
+import { errorCode as code, fromHex as h } from '../../test/helpers.js';
 
-const h = (hex: string) => new Uint8Array(Buffer.from(hex.replace(/\s+/g, ''), 'hex'));
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(isProtocolError(e)).toBe(true);
-    return (e as { code: string }).code;
-  }
-  throw new Error('expected a ProtocolError');
-}
 
 // zstd frame of the RpcPayload {"type":"request","body":{"type":"get_worker_stats"}} (from the
 // Rust reference, libzstd 1.5.4, level 3)

@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, isProtocolError } from '../errors.js';
+import { ErrorCodes } from '../errors.js';
 import { FrameDecoder, encodeFrame } from './frame.js';
+import { errorCode as code, fromHex as h, toHex as hex } from '../../test/helpers.js';
 
-const h = (hex: string) => new Uint8Array(Buffer.from(hex.replace(/\s+/g, ''), 'hex'));
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(isProtocolError(e)).toBe(true);
-    return (e as { code: string }).code;
-  }
-  throw new Error('expected a ProtocolError');
-}
 
 describe('encodeFrame', () => {
   it('prefixes a u32 little-endian length [FRM-1]', () => {

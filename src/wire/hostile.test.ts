@@ -7,18 +7,9 @@ import { decodeRpcPayload, decodeWireFrame } from './codec.js';
 import { zstdAvailable, zstdCompress, zstdDecompressBounded } from './compression.js';
 import { FrameDecoder } from './frame.js';
 import { Reassembler } from './reassembler.js';
+import { errorCode as code, fromHex as h } from '../../test/helpers.js';
 
 const MiB = 1024 * 1024;
-const h = (hex: string) => new Uint8Array(Buffer.from(hex.replace(/\s+/g, ''), 'hex'));
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(isProtocolError(e), String(e)).toBe(true);
-    return (e as { code: string }).code;
-  }
-  throw new Error('expected a ProtocolError');
-}
 /** RSS growth while running fn (generous bound: other tests share the process). */
 function rssGrowth(fn: () => void): number {
   global.gc?.();

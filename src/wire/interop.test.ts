@@ -11,6 +11,7 @@ import { KNOWN_REFERENCE_DIFFERENCES, decodeRpcPayload, decodeWireFrame, encodeR
 import { zstdAvailable, zstdDecompressBounded } from './compression.js';
 import { FrameDecoder, encodeFrame } from './frame.js';
 import { rpcPayloadFromSerdeJson, wireFrameFromSerdeJson } from './serde-json.js';
+import { fromHex as bytesOf, toHex as hexOf } from '../../test/helpers.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const VECTORS = resolve(repoRoot, '../shared/reference/interop-vectors.jsonl');
@@ -35,8 +36,6 @@ const vectors: Vector[] = present
       .map((l) => JSON.parse(l) as Vector)
   : [];
 
-const hexOf = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-const bytesOf = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
 const WIRE_TYPES = new Set(['hello', 'welcome', 'reject', 'packet', 'packet_chunk']);
 
 /** Which decoder a decode_only vector targets: by name prefix, else by the accepted value's type. */

@@ -1,19 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isProtocolError, type ErrorCode } from '../errors.js';
-import * as arb from '../../scripts/arbitraries.js';
+import { type ErrorCode } from '../errors.js';
+import { thrownProtocolError } from '../../test/helpers.js';
+import { rpcPayloadArb, wireFrameArb } from '../../fuzz/arbitraries.js';
 import { hexToBytes, rpcPayloadFromJson, toJsonView, wireFrameFromJson } from './json-view.js';
 import type { RpcPayload, WireFrame } from './model.js';
 
 /** Run `fn` and return the ProtocolError it throws (fails the test when it does not). */
 function thrown(fn: () => unknown): { code: ErrorCode; message: string; details: unknown } {
-  try {
-    fn();
-  } catch (e) {
-    if (isProtocolError(e)) return { code: e.code, message: e.message, details: e.details };
-    throw e;
-  }
-  throw new Error('expected a ProtocolError, nothing was thrown');
+  const e = thrownProtocolError(fn);
+  return { code: e.code, message: e.message, details: e.details };
 }
 
 const seed = Number(process.env['FC_SEED'] ?? Date.now() % 2 ** 31);
@@ -103,14 +99,14 @@ describe('toJsonView', () => {
 describe('wireFrameFromJson / rpcPayloadFromJson', () => {
   it('reads every variant back to the model (property)', () => {
     fc.assert(
-      fc.property(arb.wireFrame(), (frame) => {
+      fc.property(wireFrameArb, (frame) => {
         const json = JSON.parse(JSON.stringify(toJsonView(frame))) as unknown;
         expect(wireFrameFromJson(json)).toEqual(frame);
       }),
       { seed, numRuns: 300 },
     );
     fc.assert(
-      fc.property(arb.rpcPayload(), (payload) => {
+      fc.property(rpcPayloadArb, (payload) => {
         const json = JSON.parse(JSON.stringify(toJsonView(payload))) as unknown;
         expect(rpcPayloadFromJson(json)).toEqual(payload);
       }),

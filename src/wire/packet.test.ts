@@ -1,23 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, isProtocolError } from '../errors.js';
+import { ErrorCodes } from '../errors.js';
 import { decodeWireFrame, encodeWireFrameGeneric } from './codec.js';
 import { zstdAvailable, zstdDecompressBounded } from './compression.js';
 import type { PacketChunkBody, WireFrame } from './model.js';
 import { encodePacketFrameParts, encodePacketFrames, type PacketOptions } from './packet.js';
 import { Reassembler } from './reassembler.js';
+import { errorCode as code, fromHex, toHex as hex } from '../../test/helpers.js';
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(isProtocolError(e)).toBe(true);
-    return (e as { code: string }).code;
-  }
-  throw new Error('expected a ProtocolError');
-}
 const base: PacketOptions = { maxFrameBytes: 1 << 20, maxPacketBytes: 1 << 20, compression: ['none'], chunking: false };
-const CANCEL = new Uint8Array(Buffer.from('a164747970656663616e63656c', 'hex'));
+const CANCEL = fromHex('a164747970656663616e63656c');
 // deterministic incompressible bytes (xorshift)
 function noise(n: number, seed = 1): Uint8Array {
   const out = new Uint8Array(n);

@@ -1,21 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, isProtocolError } from '../errors.js';
+import { ErrorCodes } from '../errors.js';
 import { DEFAULT_DECODE_LIMITS } from '../limits.js';
 import { PreflightFlags, preflight } from './preflight.js';
+import { concatBytes, errorCode, fromHex as h, toHex } from '../../test/helpers.js';
 
-const h = (hex: string) => new Uint8Array(Buffer.from(hex.replace(/\s+/g, ''), 'hex'));
 const ok = (hex: string) => preflight(h(hex), DEFAULT_DECODE_LIMITS);
-function code(hex: string | Uint8Array, limits = DEFAULT_DECODE_LIMITS): string {
-  try {
-    preflight(typeof hex === 'string' ? h(hex) : hex, limits);
-  } catch (e) {
-    expect(isProtocolError(e)).toBe(true);
-    return (e as { code: string }).code;
-  }
-  throw new Error('expected a ProtocolError');
-}
-const cat = (...parts: (string | Uint8Array)[]) =>
-  Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p.replace(/\s+/g, ''), 'hex') : Buffer.from(p))));
+const code = (hex: string | Uint8Array, limits = DEFAULT_DECODE_LIMITS): string =>
+  errorCode(() => preflight(typeof hex === 'string' ? h(hex) : hex, limits));
+const cat = (...parts: (string | Uint8Array)[]) => concatBytes(parts.map((p) => (typeof p === 'string' ? h(p) : p)));
 
 describe('preflight', () => {
   it('accepts a canonical packet frame with no slow-path flags', () => {
@@ -80,7 +72,7 @@ describe('preflight', () => {
 
   it('refuses maps of more than 1024 pairs, definite or not [CBOR-7]', () => {
     const pairs = (n: number) => Array.from({ length: n }, (_, i) => cat('64', Buffer.from(i.toString(16).padStart(4, '0')), '00'));
-    expect(ok(cat('b90400', ...pairs(1024)).toString('hex'))).toBe(0);
+    expect(ok(toHex(cat('b90400', ...pairs(1024))))).toBe(0);
     expect(code(cat('b90401', ...pairs(1025)))).toBe(ErrorCodes.CBOR_LIMIT_EXCEEDED);
     expect(code(cat('bf', ...pairs(1025), 'ff'))).toBe(ErrorCodes.CBOR_LIMIT_EXCEEDED);
   });
@@ -107,10 +99,10 @@ describe('preflight', () => {
     expect(code(cat('a1647061746881', '794001', Buffer.alloc(16 * 1024 + 1, 0x61)))).toBe(ErrorCodes.CBOR_LIMIT_EXCEEDED);
     // supported_compression ≤ 32 items
     const sc = Buffer.from('supported_compression');
-    expect(ok(cat('a175', sc, '9820', Buffer.alloc(32, 0xf6)).toString('hex'))).toBe(0);
+    expect(ok(toHex(cat('a175', sc, '9820', Buffer.alloc(32, 0xf6))))).toBe(0);
     expect(code(cat('a175', sc, '9821', Buffer.alloc(33, 0xf6)))).toBe(ErrorCodes.CBOR_LIMIT_EXCEEDED);
     // other arrays may be long
-    expect(ok(cat('a163616161', '9821', Buffer.alloc(33, 0xf6)).toString('hex'))).toBe(0);
+    expect(ok(toHex(cat('a163616161', '9821', Buffer.alloc(33, 0xf6))))).toBe(0);
   });
 
   it('caps byte strings at maxPacketBytes with PACKET_TOO_LARGE', () => {

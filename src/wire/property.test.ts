@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { isProtocolError } from '../errors.js';
 import { decodeRpcPayload, decodeWireFrame, decodeWireFrameGeneric, encodeRpcPayload, encodeWireFrame, encodeWireFrameGeneric } from './codec.js';
 import type { RpcPayload, WireFrame } from './model.js';
+import { toHex as hex } from '../../test/helpers.js';
 
 const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : Date.now() % 2 ** 31;
 console.log(`[property] fast-check seed ${seed} (rerun with FC_SEED=${seed})`);
@@ -105,7 +106,6 @@ const payload: fc.Arbitrary<RpcPayload> = fc.oneof(
   fc.constant({ type: 'unknown' as const }),
 );
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /** Flip, insert, delete or overwrite a few bytes. */
 const mutation = fc.array(

@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, isProtocolError } from '../errors.js';
+import { ErrorCodes } from '../errors.js';
 import { zstdAvailable, zstdCompress } from './compression.js';
 import type { CompressionAlgo } from './model.js';
 import { Reassembler } from './reassembler.js';
+import { errorCode as code } from '../../test/helpers.js';
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(isProtocolError(e)).toBe(true);
-    return (e as { code: string }).code;
-  }
-  throw new Error('expected a ProtocolError');
-}
 const bytes = (...b: number[]) => new Uint8Array(b);
 const chunk = (id: bigint, seq: number, last: boolean, data: Uint8Array, compression: CompressionAlgo = 'none') =>
   ({ type: 'packet_chunk', body: { id, compression, seq, last, data } }) as const;

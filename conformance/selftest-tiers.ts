@@ -1,0 +1,89 @@
+/**
+ * Self-test plumbing for the opt-in tiers: TLS-tier cases run against the embedded reference peers
+ * over tcp+tls (a PKI generated into a temp dir per run), limits-tier cases against a router of
+ * their own, one case at a time. Everything else runs as before.
+ *
+ * @module
+ */
+import type { RunConfig } from './context.js';
+import { embeddedRouter } from './embedded.js';
+import { embeddedTlsRouter, embeddedTlsWorker, makeEmbeddedTlsFixture } from './embedded-tls.js';
+import type { CaseDef, TargetRole } from './registry.js';
+import { runSuite, type RunSummary } from './runner.js';
+
+export function isTlsCase(c: CaseDef): boolean {
+  return c.needs?.some((n) => n === 'tls' || n === 'mtls') ?? false;
+}
+
+export function isLimitsCase(c: CaseDef): boolean {
+  return c.needs?.includes('limits') ?? false;
+}
+
+export interface TierRunOptions {
+  faults?: string[];
+  jobs?: number;
+  /** The harness's token (undefined: no token on either side). */
+  token?: string;
+  onResult?: Parameters<typeof runSuite>[0]['onResult'];
+}
+
+/**
+ * Run `cases` (one role): plain cases through `plain`, TLS and limits cases against their own
+ * embedded peers, concurrently; the summaries are merged.
+ */
+export async function runWithTiers(
+  role: TargetRole,
+  cases: CaseDef[],
+  cfg: RunConfig,
+  opts: TierRunOptions,
+  plain: (cases: CaseDef[]) => Promise<RunSummary>,
+): Promise<RunSummary> {
+  const tlsCases = cases.filter(isTlsCase);
+  const limitsCases = cases.filter((c) => isLimitsCase(c) && !isTlsCase(c));
+  const rest = cases.filter((c) => !isTlsCase(c) && !isLimitsCase(c));
+  const peerOpts = { faults: opts.faults ?? [], ...(opts.token !== undefined ? { token: opts.token } : {}) };
+  const common = {
+    rerun: (id: string) => `nova-conformance --role ${role} --run '${id}'`,
+    ...(opts.onResult ? { onResult: opts.onResult } : {}),
+  };
+  const runs: Promise<RunSummary>[] = [];
+  if (rest.length > 0) runs.push(plain(rest));
+  if (tlsCases.length > 0) {
+    runs.push(
+      (async () => {
+        const fx = makeEmbeddedTlsFixture();
+        try {
+          const target = role === 'router' ? await embeddedTlsRouter(fx, peerOpts) : embeddedTlsWorker(fx, peerOpts);
+          try {
+            return await runSuite({ cases: tlsCases, target, cfg: { ...cfg, tls: fx.runInfo(role) }, jobs: opts.jobs ?? 4, ...common });
+          } finally {
+            await target.close();
+          }
+        } finally {
+          fx.cleanup();
+        }
+      })(),
+    );
+  }
+  if (limitsCases.length > 0 && role === 'router') {
+    runs.push(
+      (async () => {
+        const target = await embeddedRouter(peerOpts);
+        try {
+          // One at a time: a limits case needs the router to itself.
+          return await runSuite({ cases: limitsCases, target, cfg: { ...cfg, limits: true }, jobs: 1, ...common });
+        } finally {
+          await target.close();
+        }
+      })(),
+    );
+  }
+  const all = await Promise.all(runs);
+  const fatal = all.find((s) => s.fatal !== undefined)?.fatal;
+  return {
+    results: all.flatMap((s) => s.results),
+    facts: all[0]?.facts ?? null,
+    ...(fatal !== undefined ? { fatal } : {}),
+    durationMs: Math.max(0, ...all.map((s) => s.durationMs)),
+  };
+}
