@@ -15,6 +15,7 @@ import type { FaultHooks } from '../engine/connection.js';
 import { HARD_MAX_MESSAGE_BYTES, MAX_CONCURRENT_REASSEMBLIES } from '../limits.js';
 import { decodeRpcPayload, decodeWireFrame, encodeRpcPayload, encodeWireFrame, zstdDecompressBounded } from '../wire/index.js';
 import { decodeLenientUnchecked, encodeLenientUnchecked } from '../wire/cbor.js';
+import { PROTOCOL_FIELD_NAMES } from '../wire/preflight.js';
 import type { Capabilities, CompressionAlgo, RpcPayload, WireFrame } from '../wire/model.js';
 import type { FaultRole, FaultSpec, FaultTrigger } from './faults.js';
 
@@ -269,19 +270,8 @@ function scanStrict(bytes: Uint8Array): string | null {
   return out.lenient;
 }
 
-/** Every field name of the protocol (the first 46 of the preflight's KEY_NAMES). */
-const PROTOCOL_KEYS: ReadonlySet<string> = new Set([
-  'type', 'body', 'status', 'value', 'error',
-  'shard_id', 'auth_token', 'supported_versions', 'capabilities', 'cached_index_info', 'worker_build',
-  'min', 'max', 'major', 'minor',
-  'max_frame_len', 'max_packet_len', 'supported_compression', 'supports_cancel', 'supports_chunking',
-  'revision', 'index_generation', 'symbol_count',
-  'worker_id', 'chosen_version', 'chosen_capabilities',
-  'code', 'message',
-  'id', 'compression', 'data', 'seq', 'last',
-  'files', 'file', 'path', 'text', 'name', 'line', 'column', 'symbols', 'file_count',
-  'diagnostics', 'severity', 'retryable', 'details',
-]);
+/** Every field name of the protocol (shared with the preflight). */
+const PROTOCOL_KEYS = PROTOCOL_FIELD_NAMES;
 
 function unknownKey(v: unknown, depth = 0): string | null {
   if (depth > 64) return null;

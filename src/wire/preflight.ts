@@ -68,6 +68,9 @@ const KEY_NAMES = [
 ] as const;
 const FIELD_NAME_COUNT = 46;
 
+/** Every field and tag key name the protocol defines (no limit-only legacy keys). */
+export const PROTOCOL_FIELD_NAMES: ReadonlySet<string> = new Set(KEY_NAMES.slice(0, FIELD_NAME_COUNT));
+
 // Limit classes (validate_cbor.rs limits_for_map_value).
 const LIM_INHERIT = 0;
 const LIM_FILES = 1;
