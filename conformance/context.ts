@@ -165,11 +165,16 @@ export class CaseContext {
 
   sleep(nominalMs: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(resolve, this.ms(nominalMs));
-      this.signal.addEventListener('abort', () => {
+      // Remove the abort listener when the timer fires: a case may sleep many times on one signal.
+      const onAbort = (): void => {
         clearTimeout(t);
         resolve();
-      }, { once: true });
+      };
+      const t = setTimeout(() => {
+        this.signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, this.ms(nominalMs));
+      this.signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 

@@ -109,7 +109,10 @@ export class ScriptedPeer {
     socket.on('end', () => this.onClosed('end of stream'));
     socket.on('close', () => this.onClosed('connection closed'));
     socket.on('error', (err: NodeJS.ErrnoException) => this.onClosed(`socket error ${err.code ?? 'unknown'}`));
-    opts.signal?.addEventListener('abort', () => this.destroy(), { once: true });
+    // The case's signal outlives this connection: drop the listener once the socket is gone.
+    const onAbort = (): void => this.destroy();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('close', () => opts.signal?.removeEventListener('abort', onAbort));
   }
 
   private get t(): Transcript {
