@@ -29,6 +29,8 @@ export interface EmbeddedOptions {
   faults?: string[];
   /** Configure an auth token on the embedded peer (and the harness). */
   token?: string;
+  /** The embedded router's handshake timeout (default EMBEDDED_HANDSHAKE_TIMEOUT_MS). */
+  handshakeTimeoutMs?: number;
 }
 
 function tempSocket(name: string): { address: string; cleanup: () => void } {
@@ -45,7 +47,7 @@ export async function embeddedRouter(opts: EmbeddedOptions = {}): Promise<Router
     handle = await startReferenceRouter({
       listen: sock.address,
       shards: [...EMBEDDED_SHARDS],
-      handshakeTimeoutMs: EMBEDDED_HANDSHAKE_TIMEOUT_MS,
+      handshakeTimeoutMs: opts.handshakeTimeoutMs ?? EMBEDDED_HANDSHAKE_TIMEOUT_MS,
       faults: opts.faults ?? [],
       ...(opts.token !== undefined ? { authToken: opts.token } : {}),
       log: (line) => log.push(`${line}\n`),

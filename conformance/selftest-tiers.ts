@@ -27,6 +27,9 @@ export interface TierRunOptions {
   onResult?: Parameters<typeof runSuite>[0]['onResult'];
 }
 
+
+/** Handshake timeout of the embedded router in the limits tier. */
+const LIMITS_TIER_HANDSHAKE_TIMEOUT_MS = 6_000;
 /**
  * Run `cases` (one role): plain cases through `plain`, TLS and limits cases against their own
  * embedded peers, concurrently; the summaries are merged.
@@ -68,10 +71,19 @@ export async function runWithTiers(
   if (limitsCases.length > 0 && role === 'router') {
     runs.push(
       (async () => {
-        const target = await embeddedRouter(peerOpts);
+        // A longer handshake timeout than the plain tier's, so the half-open connections outlive
+        // the case's watch window even on a loaded machine (a router without the cap keeps the
+        // extra connection open until this timeout).
+        const target = await embeddedRouter({ ...peerOpts, handshakeTimeoutMs: LIMITS_TIER_HANDSHAKE_TIMEOUT_MS });
         try {
           // One at a time: a limits case needs the router to itself.
-          return await runSuite({ cases: limitsCases, target, cfg: { ...cfg, limits: true }, jobs: 1, ...common });
+          return await runSuite({
+            cases: limitsCases,
+            target,
+            cfg: { ...cfg, limits: true, handshakeTimeoutMs: LIMITS_TIER_HANDSHAKE_TIMEOUT_MS },
+            jobs: 1,
+            ...common,
+          });
         } finally {
           await target.close();
         }
