@@ -228,11 +228,7 @@ export async function probeWorkerTls(
     s.destroy();
     settle({ established: false, tlsError: err.code ?? 'error' });
   });
-  server.on('error', () => undefined);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, () => resolve());
-  });
+  await listenOnLoopback(server);
   const address = `tcp+tls:127.0.0.1:${(server.address() as net.AddressInfo).port}`;
   let worker: Awaited<ReturnType<ProbeWorkerStarter>> | undefined;
   try {
@@ -286,11 +282,7 @@ async function probeWorkerPlaintext(start: ProbeWorkerStarter, opts: { connectTi
       onAttempt?.();
     });
   });
-  server.on('error', () => undefined);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, () => resolve());
-  });
+  await listenOnLoopback(server);
   // The worker is told tcp+tls: it must start a TLS handshake on this plain TCP port.
   const address = `tcp+tls:127.0.0.1:${(server.address() as net.AddressInfo).port}`;
   let worker: Awaited<ReturnType<ProbeWorkerStarter>> | undefined;
@@ -317,4 +309,13 @@ async function probeWorkerPlaintext(start: ProbeWorkerStarter, opts: { connectTi
     for (const s of socks) s.destroy();
     await new Promise<void>((r) => server.close(() => r()));
   }
+}
+
+/** Listen on an ephemeral loopback port; later server errors are the probe's to observe, not to throw. */
+async function listenOnLoopback(server: net.Server): Promise<void> {
+  server.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0 }, () => resolve());
+  });
 }
