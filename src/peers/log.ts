@@ -56,3 +56,19 @@ export function createLogger(opts: LoggerOptions): PeerLogger {
     },
   };
 }
+
+/** The recent-events history a peer handle exposes: bounded, oldest dropped past `maxEvents`. */
+export function boundedEventLog(
+  maxEvents: number,
+  forward?: (e: PeerEvent) => void,
+): { events: PeerEvent[]; onEvent: (e: PeerEvent) => void } {
+  const events: PeerEvent[] = [];
+  return {
+    events,
+    onEvent(e) {
+      events.push(e);
+      if (events.length > maxEvents) events.shift();
+      forward?.(e);
+    },
+  };
+}

@@ -58,7 +58,7 @@ import {
 import { adjustOwnCapabilities, engineEventHandler, engineHooksFor, installBehaviourHooks, mutateWelcomeFor, runAfterWelcomeFaults, widenUintAfterKey } from './fault-actions.js';
 import { resolveFaults } from './faults.js';
 import { hasTlsListenFault, listenWithTlsFault } from './faults-tls.js';
-import { createLogger, type PeerEvent, type PeerLogger } from './log.js';
+import { boundedEventLog, createLogger, type PeerEvent, type PeerLogger } from './log.js';
 
 export type RouterScript = 'none' | 'default';
 
@@ -149,17 +149,12 @@ export const DEFAULT_SCRIPT_FILES = [
 export async function startReferenceRouter(opts: ReferenceRouterOptions): Promise<ReferenceRouterHandle> {
   const faults = resolveFaults(opts.faults ?? [], 'router');
   const token = loadAuthToken(opts);
-  const events: PeerEvent[] = [];
-  const maxEvents = opts.maxEvents ?? 10_000;
+  const { events, onEvent } = boundedEventLog(opts.maxEvents ?? 10_000, opts.onEvent);
   const logger = createLogger({
     role: 'router',
     sink: opts.log,
     secrets: token ? [token] : [],
-    onEvent: (e) => {
-      events.push(e);
-      if (events.length > maxEvents) events.shift();
-      opts.onEvent?.(e);
-    },
+    onEvent,
   });
   const shards = new Set(opts.shards ?? [0]);
   const revision = opts.revision ?? 0n;

@@ -42,7 +42,7 @@ import {
 } from './common.js';
 import { adjustOwnCapabilities, engineEventHandler, engineHooksFor, installBehaviourHooks, runAfterWelcomeFaults, widenUintAfterKey } from './fault-actions.js';
 import { resolveFaults } from './faults.js';
-import { createLogger, type PeerEvent, type PeerLogger } from './log.js';
+import { boundedEventLog, createLogger, type PeerEvent, type PeerLogger } from './log.js';
 import { needsShim, wrapWithShim } from './receive-shim.js';
 import { Workspace } from './workspace.js';
 
@@ -122,18 +122,13 @@ function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
 export async function startReferenceWorker(opts: ReferenceWorkerOptions): Promise<ReferenceWorkerHandle> {
   const faults = resolveFaults(opts.faults ?? [], 'worker');
   const token = loadAuthToken(opts);
-  const events: PeerEvent[] = [];
-  const maxEvents = opts.maxEvents ?? 10_000;
+  const { events, onEvent } = boundedEventLog(opts.maxEvents ?? 10_000, opts.onEvent);
   const logger = createLogger({
     role: 'worker',
     sink: opts.log,
     // worker-logs-token: no redaction either, or the line below would not leak.
     secrets: token && !faults.has('worker-logs-token') ? [token] : [],
-    onEvent: (e) => {
-      events.push(e);
-      if (events.length > maxEvents) events.shift();
-      opts.onEvent?.(e);
-    },
+    onEvent,
   });
   const workspace = new Workspace(opts.shardId);
   const capabilities = adjustOwnCapabilities(buildCapabilities(opts, defaultCapabilities()), faults, 'worker');
