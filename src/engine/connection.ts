@@ -48,8 +48,18 @@ import {
   encodeWireFrame,
   zstdAvailable,
 } from '../wire/index.js';
-import { decodeBulkRequestPayload, encodeBulkRequestPayload } from '../wire/bulk-payload.js';
-import { encodePacketFrameParts, type PacketFrameParts } from '../wire/packet.js';
+import { Socket } from 'node:net';
+import { BulkRequestReader, decodeBulkRequestPayload, planBulkRequestPayload, type BulkPayloadWriter } from '../wire/bulk-payload.js';
+import { encodePacketFrameParts, planPacketFrames, type PacketFrameParts } from '../wire/packet.js';
+import { decodePacketChunkHead, type PacketChunkHead } from '../wire/chunk-head.js';
+import type { FrameSink } from '../wire/frame.js';
+
+/**
+ * How long the reassembler keeps a finished payload's buffer for the next chunked payload.
+ * Back-to-back transfers reuse it (no fresh page faults); a pause frees it, so idle connections
+ * hold no payload-sized memory. A tuning value, not a protocol limit (not in limits.ts).
+ */
+const SPARE_REASSEMBLY_BUFFER_IDLE_MS = 1_000;
 import type {
   CachedIndexInfo,
   Capabilities,
@@ -242,6 +252,12 @@ export interface ConnectionOptions {
   gracefulCloseTimeoutMs?: number;
   /** An incoming Cancel also fails our own pending call with that id (Rust behaviour). Default true. */
   cancelCompletesOwnCall?: boolean;
+  /**
+   * After the handshake, an unknown WireFrame / RpcPayload / Response / Notification variant with a
+   * non-null body: `'reject'` closes like the Rust reference (default), `'ignore'` treats it like a
+   * body-less unknown variant [FWD-5] (see the codec's DecodeOptions).
+   */
+  unknownVariantBody?: 'reject' | 'ignore';
   /** Structured events (see {@link EngineEvent}). Exceptions thrown by it are swallowed. */
   onEvent?: (event: EngineEvent) => void;
   /** TEST-ONLY. See {@link FaultHooks}. */
@@ -458,6 +474,19 @@ function lengthPrefix(n: number): Uint8Array {
 const COALESCE_BELOW_BYTES = 16 * 1024;
 
 const EMPTY_BYTES = new Uint8Array(0);
+/** Bytes of frame buffers kept for reuse by a socket connection's bulk sends (see #plannedFrame): a few 1 MiB frames. */
+const FRAME_POOL_MAX_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A frame to write: encoded parts, or (bulk requests) a planned frame whose data is written from
+ * the payload writer when the frame is sent, so no payload-sized buffer is ever built.
+ */
+interface OutFrame extends PacketFrameParts {
+  writer?: BulkPayloadWriter;
+}
+
+/** The buffers of one write unit; `flushed` runs once the stream is done with them. */
+type WriteUnit = Uint8Array[] & { flushed?: () => void };
 
 function joinParts(f: PacketFrameParts): Uint8Array {
   if (f.data.length === 0) return f.head;
@@ -523,6 +552,8 @@ export class RpcConnection {
   readonly #state: ConnectionStateMachine;
   readonly #decoder: FrameDecoder;
   readonly #reassembler: Reassembler;
+  /** Drops the reassembler's kept buffer once chunked traffic pauses: an idle connection holds no payload-sized memory. */
+  #spareBufferTimer: NodeJS.Timeout | undefined;
   readonly #ids: RequestIdAllocator;
   readonly #incoming: IncomingIdTracker;
   readonly #pending = new Map<bigint, PendingCall>();
@@ -776,10 +807,18 @@ export class RpcConnection {
    * Encode a payload into WireFrame bodies as [head, data view] parts (no prefix, payload never
    * copied into a frame buffer). Throws local PACKET_TOO_LARGE / FRAME_TOO_LARGE [CHK-1].
    */
-  #encodePayload(id: bigint, payload: RpcPayload): PacketFrameParts[] {
-    // Bulk load_files / index_shard requests: same bytes, written once into an exact buffer.
-    const bytes = encodeBulkRequestPayload(payload) ?? encodeRpcPayload(payload);
-    return encodePacketFrameParts(id, bytes, this.#packetOpts);
+  #encodePayload(id: bigint, payload: RpcPayload): OutFrame[] {
+    // Bulk load_files / index_shard requests: same bytes, written straight from the strings.
+    const plan = planBulkRequestPayload(payload);
+    if (plan === undefined) return encodePacketFrameParts(id, encodeRpcPayload(payload), this.#packetOpts);
+    const planned = this.#faults.mutateOutgoingFrame || this.#faults.mutateOutgoingBytes ? undefined : planPacketFrames(id, plan.bytes, this.#packetOpts);
+    if (planned === undefined) {
+      // compression needs the whole payload (and fault hooks see whole frames): build it once
+      const bytes = new Uint8Array(Buffer.allocUnsafeSlow(plan.bytes).buffer, 0, plan.bytes);
+      plan.writeNext(bytes);
+      return encodePacketFrameParts(id, bytes, this.#packetOpts);
+    }
+    return planned.map((f) => ({ head: f.head, data: EMPTY_BYTES, bodyBytes: f.head.length + f.dataBytes, writer: plan }));
   }
 
   #applyOutgoingFaults(frames: PacketFrameParts[]): PacketFrameParts[] {
@@ -812,30 +851,43 @@ export class RpcConnection {
    * once a writer must wait for queue space it returns a promise for the rest. Throws (synchronously)
    * the close error when the connection is closed.
    */
-  #writeFrames(frames: PacketFrameParts[]): Promise<void> | undefined {
+  #writeFrames(frames: OutFrame[]): Promise<void> | undefined {
     if (this.#faults.mutateOutgoingFrame || this.#faults.mutateOutgoingBytes) frames = this.#applyOutgoingFaults(frames);
     for (let i = 0; i < frames.length; i++) {
+      // A planned frame is produced only when the stream has room: memory stays at a few frames.
+      if (frames[i]!.writer && this.#mustWaitForRoom()) return this.#writeRest(this.#room(), frames, i);
       const w = this.#writeUnit(this.#frameParts(frames[i]!));
       if (w) return this.#writeRest(w, frames, i + 1);
     }
     return undefined;
   }
 
-  async #writeRest(waiting: Promise<void>, frames: PacketFrameParts[], from: number): Promise<void> {
+  async #writeRest(waiting: Promise<void>, frames: OutFrame[], from: number): Promise<void> {
     await waiting;
     for (let i = from; i < frames.length; i++) {
+      while (frames[i]!.writer && this.#mustWaitForRoom()) await this.#room();
       const w = this.#writeUnit(this.#frameParts(frames[i]!));
       if (w) await w;
     }
+  }
+
+  #mustWaitForRoom(): boolean {
+    return (this.#needDrain || this.#writeQueue.length > 0) && !this.#state.is('closed');
+  }
+
+  /** Resolves at the next 'drain' (or at close, when the next write throws the close error). */
+  #room(): Promise<void> {
+    return new Promise<void>((resolve) => this.#spaceWaiters.push(resolve));
   }
 
   /**
    * The buffers of one frame: small frames as one buffer (prefix + head + data, one write), big ones
    * as [prefix + head, data view] so the payload is handed to the socket without a copy.
    */
-  #frameParts(f: PacketFrameParts): Uint8Array[] {
+  #frameParts(f: OutFrame): WriteUnit {
     const n = f.bodyBytes;
     if (this.#onEvent) this.#emit({ type: 'frame_sent', role: this.role, frameType: sniffFrameType(f.head), bytes: n });
+    if (f.writer) return this.#plannedFrame(f, f.writer);
     const coalesce = n < COALESCE_BELOW_BYTES;
     const buf = new Uint8Array(LENGTH_PREFIX_BYTES + f.head.length + (coalesce ? f.data.length : 0));
     buf[0] = n & 0xff;
@@ -850,13 +902,48 @@ export class RpcConnection {
     return f.data.length > 0 ? [buf, f.data] : [buf];
   }
 
+  /**
+   * A planned bulk frame in one buffer: prefix, head, then the next payload bytes written from the
+   * strings. On a net.Socket the buffer goes back to a small pool once written (the socket is done
+   * with it then; a generic Duplex may still hold the chunk, so there it is never reused).
+   */
+  #plannedFrame(f: OutFrame, writer: BulkPayloadWriter): WriteUnit {
+    const n = f.bodyBytes;
+    const size = LENGTH_PREFIX_BYTES + n;
+    const pooled = this.#stream instanceof Socket;
+    let backing: Uint8Array | undefined;
+    if (pooled) {
+      const i = this.#framePool.findIndex((b) => b.length >= size);
+      if (i >= 0) backing = this.#framePool.splice(i, 1)[0];
+    }
+    backing ??= new Uint8Array(Buffer.allocUnsafeSlow(size).buffer);
+    const buf = backing.subarray(0, size);
+    buf[0] = n & 0xff;
+    buf[1] = (n >>> 8) & 0xff;
+    buf[2] = (n >>> 16) & 0xff;
+    buf[3] = (n >>> 24) & 0xff;
+    buf.set(f.head, LENGTH_PREFIX_BYTES);
+    writer.writeNext(buf.subarray(LENGTH_PREFIX_BYTES + f.head.length));
+    const unit: WriteUnit = [buf];
+    if (pooled) {
+      unit.flushed = (): void => {
+        let held = backing.length;
+        for (const b of this.#framePool) held += b.length;
+        if (held <= FRAME_POOL_MAX_BYTES) this.#framePool.push(backing);
+      };
+    }
+    return unit;
+  }
+
+  readonly #framePool: Uint8Array[] = [];
+
   async #writeRawBuffers(bufs: Uint8Array[]): Promise<void> {
     if (this.#onEvent) this.#emit({ type: 'frame_sent', role: this.role, frameType: 'raw', bytes: bufs.reduce((n, b) => n + b.length, 0) });
     const w = this.#writeUnit(bufs);
     if (w) await w;
   }
 
-  #writeParts(parts: Uint8Array[]): void {
+  #writeParts(parts: WriteUnit): void {
     // Cork for the rest of this tick: every frame written in the same tick leaves in one writev
     // (one syscall for many small responses). Parts of one unit are written back to back, so a
     // prefix and its body never interleave with another writer's bytes.
@@ -866,7 +953,8 @@ export class RpcConnection {
       process.nextTick(this.#uncork);
     }
     let ok = true;
-    for (const p of parts) ok = this.#stream.write(p);
+    const last = parts.length - 1;
+    for (let i = 0; i <= last; i++) ok = i === last && parts.flushed ? this.#stream.write(parts[i], parts.flushed) : this.#stream.write(parts[i]);
     // Below our own high-water mark keep writing (node's 'drain' still fires later, harmlessly);
     // above it, queue until 'drain' (the stream's own flag is set too, since our mark ≥ its mark).
     if (!ok && this.#stream.writableLength >= this.#writeHighWaterBytes) this.#needDrain = true;
@@ -959,29 +1047,80 @@ export class RpcConnection {
 
   #onData(chunk: Uint8Array): void {
     if (this.#state.is('closed')) return;
-    let bodies: Uint8Array[];
-    let framingError: ProtocolError | null = null;
     try {
-      bodies = this.#decoder.push(chunk);
-    } catch (e) {
-      // frames completed before the bad prefix are processed first, as a sequential reader would
-      bodies = this.#decoder.framesBeforeError;
-      framingError = asProtocolError(e, 'framing failed');
-    }
-    try {
-      for (const body of bodies) {
-        if (this.#state.is('closed')) return;
-        this.#onFrame(body);
-      }
+      // Frames are handled as they complete, so those before a bad prefix are processed first, as a
+      // sequential reader would. Framing errors are ProtocolErrors; the fallback names handler bugs.
+      this.#decoder.pushTo(chunk, this.#frameSink);
     } catch (e) {
       this.#fail(asProtocolError(e, 'frame processing failed'));
-      return;
     }
-    if (framingError) this.#fail(framingError);
+  }
+
+  /** The PacketChunk whose data is being copied straight into the reassembly buffer, if any. */
+  #streamedChunk: { head: PacketChunkHead; bodyBytes: number } | undefined;
+
+  /**
+   * Receive path. Small frames are decoded whole. A large canonical PacketChunk that the
+   * reassembler admits from its head alone has its data copied from the socket chunks into the
+   * reassembly buffer (one copy, no frame buffer); anything else large is joined and decoded whole,
+   * so every refusal happens at the same point with the same error as before.
+   */
+  readonly #frameSink: FrameSink = {
+    frame: (body) => {
+      if (!this.#state.is('closed')) this.#onFrame(body);
+    },
+    begin: (head, bodyBytes) => {
+      if (this.#state.is('closed')) return false;
+      const h = decodePacketChunkHead(head, bodyBytes);
+      if (h === undefined || !this.#reassembler.beginChunk(h)) return false;
+      this.#streamedChunk = { head: h, bodyBytes };
+      this.#reassembler.chunkData(head.subarray(h.headBytes));
+      return true;
+    },
+    piece: (bytes) => {
+      if (!this.#state.is('closed')) this.#reassembler.chunkData(bytes);
+    },
+    end: () => {
+      const c = this.#streamedChunk!;
+      this.#streamedChunk = undefined;
+      if (this.#state.is('closed')) return;
+      if (this.#onEvent) this.#emit({ type: 'frame_received', role: this.role, frameType: 'packet_chunk', bytes: c.bodyBytes, id: c.head.id });
+      // [ID-2] (beginChunk admits no id 0; kept so the checks match #onFrame's)
+      this.#incoming.checkPacketId(c.head.id);
+      const done = this.#reassembler.endChunk();
+      if (done) this.#onPayload(done.id, done.payload, this.#takeReader(done.id));
+      else this.#decodeAhead(c.head.id);
+    },
+  };
+
+  /** Bulk requests being decoded while their chunks arrive, by stream id (at most one per open stream). */
+  readonly #readers = new Map<bigint, BulkRequestReader>();
+
+  /**
+   * Decode the files of a large chunked payload that have fully arrived, so building its strings
+   * overlaps the rest of the transfer. Payloads that are not bulk requests fail the reader's first
+   * check and cost nothing more; the result is what the one-shot decode would give (see
+   * BulkRequestReader). Only while a single stream is open: strings built ahead are memory on top
+   * of the reassembly buffers, so a peer opening many streams cannot double what it makes us hold.
+   */
+  #decodeAhead(id: bigint): void {
+    if (this.#reassembler.openStreams !== 1) return;
+    const open = this.#reassembler.peek(id);
+    if (open === undefined || open.compression !== 'none') return;
+    let reader = this.#readers.get(id);
+    if (reader === undefined) this.#readers.set(id, (reader = new BulkRequestReader()));
+    reader.feed(open.data);
+  }
+
+  #takeReader(id: bigint): BulkRequestReader | undefined {
+    const reader = this.#readers.get(id);
+    if (reader) this.#readers.delete(id);
+    return reader;
   }
 
   #onFrame(body: Uint8Array): void {
-    const frame = decodeWireFrame(body);
+    // [FWD-5] this.#opts carries the unknownVariantBody decode option (reject unless configured).
+    const frame = decodeWireFrame(body, undefined, this.#opts);
     if (this.#onEvent) {
       const id = frame.type === 'packet' || frame.type === 'packet_chunk' ? frame.body.id : undefined;
       this.#emit({ type: 'frame_received', role: this.role, frameType: frame.type, bytes: body.length, ...(id !== undefined ? { id } : {}) });
@@ -1011,18 +1150,23 @@ export class RpcConnection {
           });
         }
         const done = this.#reassembler.accept(frame);
-        if (done) this.#onPayload(done.id, done.payload);
+        // a Packet never completes a chunk stream: a reader for the same id stays with its stream
+        if (done) this.#onPayload(done.id, done.payload, frame.type === 'packet_chunk' ? this.#takeReader(done.id) : undefined);
         return;
       }
     }
   }
 
-  #onPayload(id: bigint, bytes: Uint8Array): void {
+  #onPayload(id: bigint, bytes: Uint8Array, reader?: BulkRequestReader): void {
     let payload: RpcPayload;
     try {
       // Bulk load_files / index_shard requests in the canonical layout: same result, strings copied
-      // straight out (the generic decoder still judges everything else, and every refusal).
-      payload = decodeBulkRequestPayload(bytes) ?? decodeRpcPayload(bytes, { maxPacketBytes: this.#packetOpts.maxPacketBytes });
+      // straight out (the generic decoder still judges everything else, and every refusal). A
+      // reader fed while the chunks arrived has most of the strings built already.
+      payload = (reader ? reader.finish(bytes) : decodeBulkRequestPayload(bytes)) ?? decodeRpcPayload(bytes, { maxPacketBytes: this.#packetOpts.maxPacketBytes }, this.#opts);
+      // A decoded payload holds no views of `bytes` (RpcPayload has no byte fields): its buffer can be reused.
+      this.#reassembler.release(bytes);
+      this.#scheduleSpareBufferDrop();
     } catch (e) {
       // [DATA-5] an inner payload that fails to decode closes the connection (the codec error names the CBOR rule).
       throw asProtocolError(e, 'payload decode failed');
@@ -1232,9 +1376,17 @@ export class RpcConnection {
     this.#stream.destroy();
   }
 
+  #scheduleSpareBufferDrop(): void {
+    clearTimeout(this.#spareBufferTimer);
+    this.#spareBufferTimer = setTimeout(() => this.#reassembler.dropSpare(), SPARE_REASSEMBLY_BUFFER_IDLE_MS);
+    this.#spareBufferTimer.unref?.();
+  }
+
   #finish(err: ProtocolError | null): void {
     if (this.#state.is('closed')) return;
     this.#state.transition(['open', 'closing'], 'closed');
+    clearTimeout(this.#spareBufferTimer);
+    this.#reassembler.dropSpare();
     this.#failOutstanding(err ?? closedError('connection closed locally'));
     this.#writeQueue = [];
     const waiters = this.#spaceWaiters;

@@ -4,7 +4,14 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BULK_PAYLOAD_MIN_BYTES, BULK_PAYLOAD_MIN_TEXT_CHARS, decodeBulkRequestPayload, encodeBulkRequestPayload } from './bulk-payload.js';
+import {
+  BULK_PAYLOAD_MIN_BYTES,
+  BULK_PAYLOAD_MIN_TEXT_CHARS,
+  BulkRequestReader,
+  decodeBulkRequestPayload,
+  encodeBulkRequestPayload,
+  planBulkRequestPayload,
+} from './bulk-payload.js';
 import { decodeRpcPayload, encodeRpcPayload } from './codec.js';
 import type { RpcPayload } from './model.js';
 import { toHex as hex } from '../../test/helpers.js';
@@ -157,6 +164,25 @@ describe('decodeBulkRequestPayload', () => {
     );
   });
 
+  it('fed growing prefixes (as chunks arrive), gives exactly the one-shot result, also on damaged input', () => {
+    const mutation = fc.array(fc.record({ at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }), { maxLength: 2 });
+    fc.assert(
+      fc.property(payload, mutation, fc.array(fc.integer({ min: 1, max: 20_000 }), { minLength: 1, maxLength: 5 }), (p, ops, steps) => {
+        const bytes = Buffer.from(encodeRpcPayload(req(p.type, p.revision, [...p.files, padFile])));
+        for (const op of ops) bytes[op.at % Math.min(bytes.length, 300)] = op.value;
+        const reader = new BulkRequestReader();
+        for (let k = 0, i = 0; k < bytes.length; k += steps[i++ % steps.length]!) reader.feed(bytes.subarray(0, k));
+        expect(reader.finish(bytes)).toEqual(decodeBulkRequestPayload(bytes));
+      }),
+      { seed, numRuns: 150 },
+    );
+    // literal: every prefix of a small two-file payload, then the whole
+    const two = encodeRpcPayload(req('index_shard', 3n, [{ path: 'a', text: 'é'.repeat(40_000) }, { path: 'b', text: 'x'.repeat(30_000) }]));
+    const r = new BulkRequestReader();
+    for (let k = 0; k < two.length; k += 997) r.feed(two.subarray(0, k));
+    expect(r.finish(two)).toEqual(decodeRpcPayload(two));
+  });
+
   it('steps aside for small payloads and for limit or UTF-8 failures the generic decoder reports', () => {
     const small = encodeRpcPayload(req('load_files', 1n, [{ path: 'a', text: 'b' }]));
     expect(decodeBulkRequestPayload(small)).toBeUndefined();
@@ -179,5 +205,52 @@ describe('decodeBulkRequestPayload', () => {
     expect(decodeBulkRequestPayload(ok, { maxMessageBytes: ok.length })).toBeDefined();
     // trailing byte
     expect(decodeBulkRequestPayload(Buffer.concat([ok, Buffer.from([0])]))).toBeUndefined();
+  });
+});
+
+describe('planBulkRequestPayload (the payload written piece by piece)', () => {
+  /** Write the plan in pieces of the given sizes (cycling), then the rest. */
+  const writeInPieces = (p: RpcPayload, sizes: readonly number[]): Uint8Array => {
+    const plan = planBulkRequestPayload(p, { minTextChars: 0 })!;
+    const out = new Uint8Array(plan.bytes);
+    let at = 0;
+    for (let i = 0; at < out.length; i++) {
+      const n = Math.min(sizes[i % sizes.length]!, out.length - at);
+      plan.writeNext(out.subarray(at, at + n));
+      at += n;
+    }
+    expect(plan.remaining).toBe(0);
+    return out;
+  };
+
+  it('gives literal bytes at every split, including inside 2-, 3- and 4-byte characters', () => {
+    // {"type":"request","body":{"type":"load_files","revision":1,"files":[{"path":"é","text":"a€😀"}]}}
+    const p = req('load_files', 1n, [{ path: 'é', text: 'a€😀' }]);
+    const want =
+      'a26474797065677265717565737464626f6479a364747970656a6c6f61645f66696c6573687265766973696f6e016566696c657381a2647061746862c3a9647465787468' +
+      '61e282acf09f9880';
+    expect(hex(encodeRpcPayload(p))).toBe(want);
+    for (let size = 1; size <= want.length / 2; size++) expect(hex(writeInPieces(p, [size])), `pieces of ${size}`).toBe(want);
+    for (let cut = 1; cut < want.length / 2; cut++) expect(hex(writeInPieces(p, [cut, 1000])), `cut at ${cut}`).toBe(want);
+  });
+
+  it('matches the generic encoder for any text written in any pieces (property)', () => {
+    const text = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 60 }), fc.string({ unit: 'binary', maxLength: 60 }), fc.constant('x'.repeat(300)));
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ path: text, text }), { maxLength: 8 }),
+        fc.array(fc.integer({ min: 1, max: 97 }), { minLength: 1, maxLength: 6 }),
+        (files, sizes) => {
+          const p = req('index_shard', 7n, files);
+          expect(hex(writeInPieces(p, sizes))).toBe(hex(encodeRpcPayload(p)));
+        },
+      ),
+      { seed, numRuns: 200 },
+    );
+  });
+
+  it('refuses to write past the end', () => {
+    const plan = planBulkRequestPayload(req('load_files', 1n, [{ path: 'a', text: 'b' }]), { minTextChars: 0 })!;
+    expect(() => plan.writeNext(new Uint8Array(plan.bytes + 1))).toThrow(/more bytes/);
   });
 });

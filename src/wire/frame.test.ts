@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../errors.js';
-import { FrameDecoder, encodeFrame } from './frame.js';
+import { FrameDecoder, STREAM_HEAD_BYTES, encodeFrame, type FrameSink } from './frame.js';
 import { errorCode as code, fromHex as h, toHex as hex } from '../../test/helpers.js';
 
 
@@ -84,5 +84,117 @@ describe('FrameDecoder', () => {
     d.push(h('00000004')); // claims 64 MiB
     d.push(new Uint8Array(10));
     expect(d.bufferedBytes).toBe(10);
+  });
+});
+
+describe('FrameDecoder.pushTo (large frames streamed to a sink)', () => {
+  // small frame, a 200-byte frame (bytes 0..199), small frame; streamFromBytes 129 makes the middle one large
+  const big = Uint8Array.from({ length: 200 }, (_, i) => i);
+  const stream = new Uint8Array([...h('02000000 a0f6'), ...h('c8000000'), ...big, ...h('01000000 a0')]);
+  expect(STREAM_HEAD_BYTES).toBe(128);
+
+  /** A sink that records what it is given; `accept` decides whether large frames are streamed. */
+  function recorder(accept: boolean) {
+    const events: string[] = [];
+    let streamed: number[] = [];
+    const sink: FrameSink = {
+      frame: (b) => events.push(`frame ${hex(b)}`),
+      begin: (head, n) => {
+        events.push(`begin ${head.length}/${n} ${hex(head.subarray(0, 3))}..${hex(head.subarray(-1))}`);
+        if (accept) streamed = [...head];
+        return accept;
+      },
+      piece: (b) => streamed.push(...b),
+      end: () => events.push(`end ${hex(Uint8Array.from(streamed))}`),
+    };
+    return { sink, events };
+  }
+
+  it('streams a frame split across chunks at every byte boundary: head first, then the rest as pieces', () => {
+    for (let cut = 1; cut < stream.length; cut++) {
+      const d = new FrameDecoder({ maxFrameBytes: 1024, streamFromBytes: 129 });
+      const { sink, events } = recorder(true);
+      d.pushTo(stream.subarray(0, cut), sink);
+      expect(d.bufferedBytes, `cut ${cut}`).toBeLessThanOrEqual(STREAM_HEAD_BYTES);
+      d.pushTo(stream.subarray(cut), sink);
+      const inOneChunk = cut <= 10 || cut >= 10 + 200; // the prefix ends at 10, the body at 210
+      expect(events, `cut ${cut}`).toEqual([
+        'frame a0f6',
+        ...(inOneChunk ? [`frame ${hex(big)}`] : ['begin 128/200 000102..7f', `end ${hex(big)}`]),
+        'frame a0',
+      ]);
+      expect(d.inFrame).toBe(false);
+      d.end();
+    }
+  });
+
+  it('fed 1..n bytes at a time, a streamed frame is never held in the decoder', () => {
+    for (let step = 1; step <= stream.length; step++) {
+      const d = new FrameDecoder({ maxFrameBytes: 1024, streamFromBytes: 129 });
+      const { sink, events } = recorder(true);
+      let maxHeld = 0;
+      for (let i = 0; i < stream.length; i += step) {
+        d.pushTo(stream.subarray(i, i + step), sink);
+        maxHeld = Math.max(maxHeld, d.bufferedBytes);
+      }
+      const whole = step >= 210; // the body (bytes 10..210) lies in the first chunk: a view, nothing to stream
+      expect(events, `step ${step}`).toEqual(['frame a0f6', ...(whole ? [`frame ${hex(big)}`] : ['begin 128/200 000102..7f', `end ${hex(big)}`]), 'frame a0']);
+      expect(maxHeld).toBeLessThanOrEqual(STREAM_HEAD_BYTES);
+    }
+  });
+
+  it('a refusing sink (or one without begin) gets the frame joined, as push returns it', () => {
+    for (const step of [1, 7, 64, 150]) {
+      const d = new FrameDecoder({ maxFrameBytes: 1024, streamFromBytes: 129 });
+      const { sink, events } = recorder(false);
+      for (let i = 0; i < stream.length; i += step) d.pushTo(stream.subarray(i, i + step), sink);
+      expect(events.filter((e) => e.startsWith('frame')), `step ${step}`).toEqual(['frame a0f6', `frame ${hex(big)}`, 'frame a0']);
+      expect(events.filter((e) => e.startsWith('begin')).length).toBe(1); // offered once, then joined
+      const plain = new FrameDecoder({ maxFrameBytes: 1024, streamFromBytes: 129 });
+      const got: string[] = [];
+      for (let i = 0; i < stream.length; i += step) plain.pushTo(stream.subarray(i, i + step), { frame: (b) => got.push(hex(b)) });
+      expect(got).toEqual(['a0f6', hex(big), 'a0']);
+    }
+  });
+
+  it('frames below streamFromBytes are never offered', () => {
+    const d = new FrameDecoder({ maxFrameBytes: 1024, streamFromBytes: 201 });
+    const { sink, events } = recorder(true);
+    for (let i = 0; i < stream.length; i += 5) d.pushTo(stream.subarray(i, i + 5), sink);
+    expect(events).toEqual(['frame a0f6', `frame ${hex(big)}`, 'frame a0']);
+  });
+
+  it('keeps the limits: FRM-3 at the prefix, FRM-2, truncation inside a streamed frame [FRM-1]', () => {
+    const { sink, events } = recorder(true);
+    const tooBig = new FrameDecoder({ maxFrameBytes: 199, streamFromBytes: 129 });
+    expect(code(() => tooBig.pushTo(stream.subarray(0, 14), sink))).toBe(ErrorCodes.FRAME_TOO_LARGE);
+    expect(events).toEqual(['frame a0f6']); // the frame before the bad prefix was delivered first
+    expect(tooBig.bufferedBytes).toBe(0);
+    expect(code(() => tooBig.pushTo(h('00'), sink))).toBe(ErrorCodes.FRAME_TOO_LARGE); // stays failed
+    expect(code(() => new FrameDecoder({ maxFrameBytes: 8 }).pushTo(h('00000000'), sink))).toBe(ErrorCodes.FRAME_EMPTY);
+    const cut = new FrameDecoder({ maxFrameBytes: 1024, streamFromBytes: 129 });
+    cut.pushTo(stream.subarray(0, 150), recorder(true).sink);
+    expect(cut.inFrame).toBe(true);
+    expect(cut.bufferedBytes).toBe(0); // streamed, not held
+    expect(code(() => cut.end())).toBe(ErrorCodes.FRAME_TRUNCATED);
+  });
+
+  it('a prefix claiming 60 MiB holds only the bytes received [FRM-6]', () => {
+    const d = new FrameDecoder({ maxFrameBytes: 64 * 1024 * 1024 });
+    let offered = 0;
+    const sink: FrameSink = { frame: () => undefined, begin: () => (offered++, false) };
+    d.pushTo(h('0000c003'), sink); // 60 MiB
+    d.pushTo(new Uint8Array(100), sink);
+    expect(d.bufferedBytes).toBe(100);
+    expect(offered).toBe(0); // not even offered before STREAM_HEAD_BYTES are in
+    d.pushTo(new Uint8Array(100), sink);
+    expect(offered).toBe(1);
+    expect(d.bufferedBytes).toBe(200); // refused: kept as received pieces, never sized by the claim
+  });
+
+  it('a throwing sink fails the decoder', () => {
+    const d = new FrameDecoder({ maxFrameBytes: 16 });
+    expect(() => d.pushTo(h('01000000 a0'), { frame: () => { throw new Error('handler'); } })).toThrow('handler');
+    expect(() => d.pushTo(h('01000000 a0'), { frame: () => undefined })).toThrow('handler');
   });
 });

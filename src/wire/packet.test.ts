@@ -3,7 +3,7 @@ import { ErrorCodes } from '../errors.js';
 import { decodeWireFrame, encodeWireFrameGeneric } from './codec.js';
 import { zstdAvailable, zstdDecompressBounded } from './compression.js';
 import type { PacketChunkBody, WireFrame } from './model.js';
-import { encodePacketFrameParts, encodePacketFrames, type PacketOptions } from './packet.js';
+import { encodePacketFrameParts, encodePacketFrames, planPacketFrames, type PacketOptions } from './packet.js';
 import { Reassembler } from './reassembler.js';
 import { errorCode as code, fromHex, toHex as hex } from '../../test/helpers.js';
 
@@ -169,5 +169,36 @@ describe('encodePacketFrameParts (arithmetic sizing, no payload copy)', () => {
   it('refuses an invalid id like the frame encoder', () => {
     expect(code(() => encodePacketFrameParts(-1n, CANCEL, base))).toBe(ErrorCodes.ENCODE_INVALID_VALUE);
     expect(code(() => encodePacketFrameParts(1n << 64n, noise(300), { ...base, maxFrameBytes: 100, chunking: true }))).toBe(ErrorCodes.ENCODE_INVALID_VALUE);
+  });
+});
+
+describe('planPacketFrames (the split without the payload)', () => {
+  it('plans exactly the frames encodePacketFrameParts writes, with the same errors', () => {
+    const cases: Array<[number, Partial<PacketOptions>]> = [
+      [0, {}],
+      [13, {}],
+      [300, { maxFrameBytes: 300, chunking: true }],
+      [1000, { maxFrameBytes: 300, chunking: true }],
+      [5000, { maxFrameBytes: 129, chunking: true }],
+      [3000, { maxFrameBytes: 257, chunking: true, compression: ['none', 'zstd'], compressionThresholdBytes: 3001 }],
+    ];
+    for (const [n, over] of cases) {
+      const opts = { ...base, ...over };
+      const payload = noise(n, n + 1);
+      const planned = planPacketFrames(9n, n, opts)!;
+      const parts = encodePacketFrameParts(9n, payload, opts);
+      expect(planned.map((f) => [hex(f.head), f.offset, f.dataBytes]), `${n}`).toEqual(
+        parts.map((p) => [hex(p.head), p.data.byteOffset - payload.byteOffset, p.data.length]),
+      );
+    }
+    expect(code(() => planPacketFrames(1n, 1001, { ...base, maxPacketBytes: 1000 }))).toBe(ErrorCodes.PACKET_TOO_LARGE);
+    expect(code(() => planPacketFrames(1n, 1000, { ...base, maxFrameBytes: 300 }))).toBe(ErrorCodes.FRAME_TOO_LARGE);
+    expect(code(() => planPacketFrames(1n, 1000, { ...base, maxFrameBytes: 40, chunking: true }))).toBe(ErrorCodes.FRAME_TOO_LARGE);
+  });
+
+  it('steps aside when the payload could be compressed (zstd negotiated, at or above the threshold)', () => {
+    expect(planPacketFrames(1n, 1024, { ...base, compression: ['zstd'] })).toBeUndefined();
+    expect(planPacketFrames(1n, 1023, { ...base, compression: ['zstd'] })).toBeDefined();
+    expect(planPacketFrames(1n, 5000, { ...base, compression: ['none'] })).toBeDefined();
   });
 });

@@ -99,33 +99,65 @@ export function encodePacketFrameParts(id: bigint, payload: Uint8Array, opts: Pa
     }
   }
   if (data.length > maxPacket) throw packetTooLarge(data.length, maxPacket, 'DATA-4');
+  return frameLayout(id, compression, data.length, maxFrame, opts.chunking).map((f) => ({
+    head: f.head,
+    data: data.subarray(f.offset, f.offset + f.dataBytes),
+    bodyBytes: f.head.length + f.dataBytes,
+  }));
+}
 
+/** One frame of {@link planPacketFrames}: its head, and which payload bytes follow it. */
+export interface PlannedPacketFrame {
+  /** The CBOR bytes before the data (a small fresh buffer). */
+  head: Uint8Array;
+  /** Offset and length of this frame's data in the payload. */
+  offset: number;
+  dataBytes: number;
+}
+
+/**
+ * The frames {@link encodePacketFrameParts} would produce for a payload of `payloadBytes` bytes,
+ * without the payload: same split, same heads, same errors. Lets a sender write each frame's data
+ * as it produces it. Undefined when the payload could be compressed (zstd negotiated and the
+ * payload at or above the threshold): compression needs the whole payload first.
+ */
+export function planPacketFrames(id: bigint, payloadBytes: number, opts: PacketOptions): PlannedPacketFrame[] | undefined {
+  const maxFrame = validateByteLimit('maxFrameBytes', opts.maxFrameBytes, HARD_MAX_MESSAGE_BYTES);
+  const maxPacket = validateByteLimit('maxPacketBytes', opts.maxPacketBytes, HARD_MAX_MESSAGE_BYTES);
+  const threshold = opts.compressionThresholdBytes ?? COMPRESSION_THRESHOLD_BYTES;
+  if (payloadBytes > maxPacket) throw packetTooLarge(payloadBytes, maxPacket, 'DATA-4');
+  if (opts.compression.includes('zstd') && payloadBytes >= threshold) return undefined;
+  return frameLayout(id, 'none', payloadBytes, maxFrame, opts.chunking);
+}
+
+/** The Rust sender's split of `dataBytes` (already compressed or not) into one Packet or PacketChunks. */
+function frameLayout(id: bigint, compression: CompressionAlgo, dataBytes: number, maxFrame: number, chunking: boolean): PlannedPacketFrame[] {
   // The encoded Packet is always longer than its data: skip one that cannot fit.
-  if (data.length < maxFrame) {
-    const head = encodePacketHead({ type: 'packet', id, compression, dataBytes: data.length });
+  if (dataBytes < maxFrame) {
+    const head = encodePacketHead({ type: 'packet', id, compression, dataBytes });
     // [CHK-1] a frame of exactly maxFrameBytes is not chunked
-    if (head.length + data.length <= maxFrame) return [{ head, data, bodyBytes: head.length + data.length }];
+    if (head.length + dataBytes <= maxFrame) return [{ head, offset: 0, dataBytes }];
   }
-  if (!opts.chunking) {
+  if (!chunking) {
     throw new ProtocolError(ErrorCodes.FRAME_TOO_LARGE, `packet frame larger than max_frame_len ${maxFrame} and chunking was not negotiated`, {
       rule: 'CHK-1',
-      details: { dataBytes: data.length, maxBytes: maxFrame },
+      details: { dataBytes, maxBytes: maxFrame },
     });
   }
 
-  const frames: PacketFrameParts[] = [];
+  const frames: PlannedPacketFrame[] = [];
   let chunkBytes = Math.max(maxFrame - CHUNK_OVERHEAD_GUESS_BYTES, 1);
   let offset = 0;
   let seq = 0;
   do {
     for (;;) {
-      const len = Math.min(chunkBytes, data.length - offset);
-      const last = offset + len === data.length;
+      const len = Math.min(chunkBytes, dataBytes - offset);
+      const last = offset + len === dataBytes;
       // Sized arithmetically: the head depends only on id, compression, seq and len.
       const head = encodePacketHead({ type: 'packet_chunk', id, compression, seq, last, dataBytes: len });
       const bodyBytes = head.length + len;
       if (bodyBytes <= maxFrame) {
-        frames.push({ head, data: data.subarray(offset, offset + len), bodyBytes });
+        frames.push({ head, offset, dataBytes: len });
         offset += len;
         seq++;
         break;
@@ -140,6 +172,6 @@ export function encodePacketFrameParts(id: bigint, payload: Uint8Array, opts: Pa
       // [CHK-9] shrink by 128 until the encoded chunk fits
       chunkBytes = Math.max(len - CHUNK_SHRINK_STEP_BYTES, 1);
     }
-  } while (offset < data.length);
+  } while (offset < dataBytes);
   return frames;
 }

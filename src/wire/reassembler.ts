@@ -7,6 +7,7 @@
 import { ErrorCodes, ProtocolError } from '../errors.js';
 import { HARD_MAX_MESSAGE_BYTES, MAX_CONCURRENT_REASSEMBLIES, MAX_REASSEMBLY_TOTAL_BYTES, validateByteLimit } from '../limits.js';
 import { zstdDecompressBounded } from './compression.js';
+import type { PacketChunkHead } from './chunk-head.js';
 import type { CompressionAlgo, PacketBody, PacketChunkBody, WireFrame } from './model.js';
 
 export interface ReassemblerOptions {
@@ -33,11 +34,31 @@ interface Stream {
   bytes: number;
 }
 
+/** A chunk admitted by {@link Reassembler.beginChunk} whose data is being copied in. */
+interface Reservation {
+  head: PacketChunkHead;
+  /** The stream's buffer (taken for a new stream, which is only registered on commit). */
+  arena: Uint8Array;
+  /** Next byte to write, and the end of this chunk's region. */
+  at: number;
+  end: number;
+}
+
 /**
  * Stateful per-connection reassembly. Every throw is connection-fatal (the reference closes).
  *
  * Chunk `data` views are kept until their stream completes: the frames' buffers must not be
  * overwritten meanwhile (FrameDecoder output is safe).
+ *
+ * Two ways in: {@link accept} takes decoded frames; {@link beginChunk} / {@link chunkData} /
+ * {@link endChunk} take a PacketChunk whose head is known while its data is still arriving, and
+ * copy that data straight into the reassembly buffer (one copy from the socket chunks).
+ *
+ * Buffer reuse: a payload of several chunks is a view of a buffer of max_packet_len capacity.
+ * A caller done with it may hand it back with {@link release}; the next stream then reuses it
+ * instead of faulting in fresh pages (the dominant cost of a large transfer). One released
+ * buffer is kept, so a connection that received a chunked payload holds up to that payload's
+ * size resident until it is dropped.
  */
 export class Reassembler {
   private readonly maxPacket: number;
@@ -47,6 +68,11 @@ export class Reassembler {
   private readonly maxTotal: number;
   private readonly streams = new Map<bigint, Stream>();
   private total = 0;
+  private reservation: Reservation | undefined;
+  /** One buffer back from {@link release}, for the next stream. */
+  private spare: Uint8Array | undefined;
+  /** Buffers handed out inside a payload and not released yet (release accepts only these). */
+  private readonly lent = new WeakSet<ArrayBuffer>();
 
   constructor(opts: ReassemblerOptions) {
     this.maxPacket = validateByteLimit('maxPacketBytes', opts.maxPacketBytes, HARD_MAX_MESSAGE_BYTES);
@@ -67,11 +93,99 @@ export class Reassembler {
   }
 
   /**
+   * Hand back a payload returned by this reassembler once nothing refers to its bytes any more
+   * (for example after decoding it into strings): its buffer is reused for the next stream.
+   * Payloads that are not reusable buffers (a Packet's data, a single chunk, decompressed output)
+   * are ignored, as is a second release of the same payload.
+   */
+  release(payload: Uint8Array): void {
+    const buffer = payload.buffer as ArrayBuffer;
+    if (!this.lent.has(buffer)) return;
+    this.lent.delete(buffer);
+    this.spare ??= new Uint8Array(buffer, 0, this.maxPacket);
+  }
+
+  /**
+   * The data received so far of open stream `id` (not decompressed), or undefined. A view: later
+   * chunks extend it in the same buffer and never change these bytes, so a caller may decode a
+   * growing prefix while the rest arrives. Valid until the stream completes.
+   */
+  peek(id: bigint): { compression: CompressionAlgo; data: Uint8Array } | undefined {
+    const s = this.streams.get(id);
+    if (s === undefined) return undefined;
+    return { compression: s.compression, data: s.arena ? s.arena.subarray(0, s.bytes) : (s.first ?? new Uint8Array(0)) };
+  }
+
+  /** Drop the kept buffer (an idle connection need not hold it). */
+  dropSpare(): void {
+    this.spare = undefined;
+  }
+
+  /**
+   * Admit a PacketChunk from its head alone (see decodePacketChunkHead): runs the checks
+   * {@link accept} would run on that chunk, without throwing and without changing any state. Returns
+   * false when accept would refuse it: the caller then decodes the whole frame and calls accept,
+   * which throws the error at the usual point. On true, copy exactly `head.dataBytes` bytes in with
+   * {@link chunkData}, then call {@link endChunk}, before any other call.
+   */
+  beginChunk(head: PacketChunkHead): boolean {
+    this.abandonReservation();
+    if (head.id === 0n || !this.chunking) return false;
+    const stream = this.streams.get(head.id);
+    if (stream === undefined) {
+      if (head.seq !== 0 || this.streams.size >= this.maxStreams) return false;
+    } else if (head.seq !== stream.nextSeq || head.compression !== stream.compression) return false;
+    const n = head.dataBytes;
+    const at = stream?.bytes ?? 0;
+    if (this.total + n > this.maxTotal || at + n > this.maxPacket) return false;
+    let arena = stream?.arena;
+    if (arena === undefined) {
+      arena = this.takeArena();
+      if (stream) {
+        // the first chunk was kept as a view; move it in now (accept would on this chunk too)
+        if (stream.first) arena.set(stream.first, 0);
+        stream.first = undefined;
+        stream.arena = arena;
+      }
+    }
+    this.reservation = { head, arena, at, end: at + n };
+    return true;
+  }
+
+  /** Copy the next data bytes of the chunk admitted by {@link beginChunk}. */
+  chunkData(bytes: Uint8Array): void {
+    const r = this.reservation;
+    // a caller bug, not peer input: the frame decoder bounds the pieces by the frame length
+    if (r === undefined || r.at + bytes.length > r.end) throw new Error('Reassembler.chunkData: more bytes than the admitted chunk carries');
+    r.arena.set(bytes, r.at);
+    r.at += bytes.length;
+  }
+
+  /** All data of the admitted chunk is in: the same result as {@link accept} of that chunk. */
+  endChunk(): { id: bigint; payload: Uint8Array } | null {
+    const r = this.reservation;
+    if (r === undefined || r.at !== r.end) throw new Error('Reassembler.endChunk: the admitted chunk is incomplete');
+    this.reservation = undefined;
+    const { head } = r;
+    let stream = this.streams.get(head.id);
+    if (stream === undefined) {
+      stream = { nextSeq: 0, compression: head.compression, arena: r.arena, first: undefined, bytes: 0 };
+      this.streams.set(head.id, stream);
+    }
+    stream.bytes += head.dataBytes;
+    this.total += head.dataBytes;
+    stream.nextSeq++;
+    if (!head.last) return null;
+    return this.finish(head.id, stream);
+  }
+
+  /**
    * Feed one Packet or PacketChunk. Returns the complete payload (decompressed) when a Packet
    * arrives or a stream's `last` chunk completes it, else null.
    * @throws ProtocolError (connection-fatal)
    */
   accept(frame: Extract<WireFrame, { type: 'packet' | 'packet_chunk' }>): { id: bigint; payload: Uint8Array } | null {
+    this.abandonReservation();
     if (frame.type === 'packet') return this.acceptPacket(frame.body);
     return this.acceptChunk(frame.body);
   }
@@ -138,7 +252,7 @@ export class Reassembler {
       if (stream.arena === undefined && stream.first === undefined && stream.bytes === 0) stream.first = body.data;
       else {
         if (stream.arena === undefined) {
-          stream.arena = new Uint8Array(Buffer.allocUnsafeSlow(this.maxPacket).buffer, 0, this.maxPacket);
+          stream.arena = this.takeArena();
           if (stream.first) stream.arena.set(stream.first, 0);
           stream.first = undefined;
         }
@@ -149,11 +263,39 @@ export class Reassembler {
     this.total += n;
     stream.nextSeq++;
     if (!body.last) return null;
+    return this.finish(body.id, stream);
+  }
+
+  private finish(id: bigint, stream: Stream): { id: bigint; payload: Uint8Array } {
     // [CHK-8] last=true completes the packet (even at seq 0)
-    this.streams.delete(body.id);
+    this.streams.delete(id);
     this.total -= stream.bytes;
-    const data = stream.arena ? stream.arena.subarray(0, stream.bytes) : (stream.first ?? new Uint8Array(0));
-    return { id: body.id, payload: this.unpack(stream.compression, data) };
+    const { arena } = stream;
+    const data = arena ? arena.subarray(0, stream.bytes) : (stream.first ?? new Uint8Array(0));
+    const payload = this.unpack(stream.compression, data);
+    if (arena) {
+      if (payload.buffer === arena.buffer) this.lent.add(arena.buffer as ArrayBuffer);
+      else this.spare ??= arena; // decompressed into a fresh buffer: the arena is free at once
+    }
+    return { id, payload };
+  }
+
+  /** A buffer of maxPacket capacity: the kept one, or a fresh one without zero-fill (pages become resident as written). */
+  private takeArena(): Uint8Array {
+    const spare = this.spare;
+    if (spare) {
+      this.spare = undefined;
+      return spare;
+    }
+    return new Uint8Array(Buffer.allocUnsafeSlow(this.maxPacket).buffer, 0, this.maxPacket);
+  }
+
+  /** A reservation never completed (its frame was abandoned): keep a new stream's buffer for reuse. */
+  private abandonReservation(): void {
+    const r = this.reservation;
+    if (r === undefined) return;
+    this.reservation = undefined;
+    if (!this.streams.has(r.head.id)) this.spare ??= r.arena;
   }
 
   private unpack(compression: CompressionAlgo, data: Uint8Array): Uint8Array {
