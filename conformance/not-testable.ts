@@ -13,7 +13,5 @@ export const NOT_TESTABLE: Readonly<Record<string, string>> = {
   'ID-7': 'the wrap-around happens after 2^63 requests; no run can reach it (unit-tested in src/engine/ids.test.ts)',
   'ERR-2': 'how a receiver surfaces an unknown error code is an API matter; the wire shows nothing',
   'LIM-2': 'configurability of timeouts is an implementation property, not wire behaviour',
-  'LIM-5': 'the caller-side wait bound is 10 minutes by default in the reference; a stimulus with a configurable call timeout is needed',
-  'CHK-6': 'needs more than 256 MiB of chunk data per run; left to the limits tier (the Reassembler enforces it in unit tests)',
   'SEC-6': 'constant-time comparison needs a statistical timing attack; not a pass/fail wire test',
 };

@@ -5,11 +5,16 @@
  *
  * @module
  */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { RunConfig } from './context.js';
-import { embeddedRouter } from './embedded.js';
+import { embeddedRouter, embeddedWorker } from './embedded.js';
 import { embeddedTlsRouter, embeddedTlsWorker, makeEmbeddedTlsFixture } from './embedded-tls.js';
 import type { CaseDef, TargetRole } from './registry.js';
 import { runSuite, type RunSummary } from './runner.js';
+import { shellQuote, spawnWorker } from './targets.js';
 
 export function isTlsCase(c: CaseDef): boolean {
   return c.needs?.some((n) => n === 'tls' || n === 'mtls') ?? false;
@@ -17,6 +22,28 @@ export function isTlsCase(c: CaseDef): boolean {
 
 export function isLimitsCase(c: CaseDef): boolean {
   return c.needs?.includes('limits') ?? false;
+}
+
+export function isSpawnCase(c: CaseDef): boolean {
+  return c.needs?.includes('spawn') ?? false;
+}
+
+/**
+ * The built command-line tool (dist/conformance/cli.js), which spawn-tier cases run as
+ * `peer worker`; undefined when dist/ is not built (those cases then skip against the embedded worker).
+ */
+export function builtCli(): string | undefined {
+  // From the sources (conformance/) the build is ../dist/conformance; from dist/conformance it is this directory.
+  for (const rel of ['./cli.js', '../dist/conformance/cli.js']) {
+    const p = fileURLToPath(new URL(rel, import.meta.url));
+    if (p.includes(`${sep}dist${sep}`) && existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/** Are the spawn-tier cases run against a spawned reference worker? */
+export function spawnTierAvailable(role: TargetRole): boolean {
+  return role === 'worker' && builtCli() !== undefined;
 }
 
 export interface TierRunOptions {
@@ -30,6 +57,8 @@ export interface TierRunOptions {
 
 /** Handshake timeout of the embedded router in the limits tier. */
 const LIMITS_TIER_HANDSHAKE_TIMEOUT_MS = 6_000;
+/** Response wait of the embedded router in the limits tier [LIM-5] (the reference default is 10 min). */
+const LIMITS_TIER_RESPONSE_WAIT_MS = 1_000;
 /**
  * Run `cases` (one role): plain cases through `plain`, TLS and limits cases against their own
  * embedded peers, concurrently; the summaries are merged.
@@ -43,7 +72,9 @@ export async function runWithTiers(
 ): Promise<RunSummary> {
   const tlsCases = cases.filter(isTlsCase);
   const limitsCases = cases.filter((c) => isLimitsCase(c) && !isTlsCase(c));
-  const rest = cases.filter((c) => !isTlsCase(c) && !isLimitsCase(c));
+  const cli = spawnTierAvailable(role) ? builtCli() : undefined;
+  const spawnCases = cli !== undefined ? cases.filter((c) => isSpawnCase(c) && !isTlsCase(c) && !isLimitsCase(c)) : [];
+  const rest = cases.filter((c) => !isTlsCase(c) && !isLimitsCase(c) && !spawnCases.includes(c));
   const peerOpts = { faults: opts.faults ?? [], ...(opts.token !== undefined ? { token: opts.token } : {}) };
   const common = {
     rerun: (id: string) => `nova-conformance --role ${role} --run '${id}'`,
@@ -73,19 +104,56 @@ export async function runWithTiers(
       (async () => {
         // A longer handshake timeout than the plain tier's, so the half-open connections outlive
         // the case's watch window even on a loaded machine (a router without the cap keeps the
-        // extra connection open until this timeout).
-        const target = await embeddedRouter({ ...peerOpts, handshakeTimeoutMs: LIMITS_TIER_HANDSHAKE_TIMEOUT_MS });
+        // extra connection open until this timeout). A short response wait, so the LIM-5 case
+        // can watch it end.
+        const target = await embeddedRouter({ ...peerOpts, handshakeTimeoutMs: LIMITS_TIER_HANDSHAKE_TIMEOUT_MS, callTimeoutMs: LIMITS_TIER_RESPONSE_WAIT_MS });
         try {
           // One at a time: a limits case needs the router to itself.
           return await runSuite({
             cases: limitsCases,
             target,
-            cfg: { ...cfg, limits: true, handshakeTimeoutMs: LIMITS_TIER_HANDSHAKE_TIMEOUT_MS },
+            cfg: { ...cfg, limits: true, handshakeTimeoutMs: LIMITS_TIER_HANDSHAKE_TIMEOUT_MS, responseWaitMs: LIMITS_TIER_RESPONSE_WAIT_MS },
             jobs: 1,
             ...common,
           });
         } finally {
           await target.close();
+        }
+      })(),
+    );
+  }
+  if (limitsCases.length > 0 && role === 'worker') {
+    runs.push(
+      (async () => {
+        const target = embeddedWorker(peerOpts);
+        try {
+          return await runSuite({ cases: limitsCases, target, cfg: { ...cfg, limits: true }, jobs: 1, ...common });
+        } finally {
+          await target.close();
+        }
+      })(),
+    );
+  }
+  if (spawnCases.length > 0 && cli !== undefined) {
+    runs.push(
+      (async () => {
+        // A reference worker process per case, run by the built CLI; the token goes in a 0600 file.
+        const dir = mkdtempSync(join(tmpdir(), 'nc-selftest-spawn-'));
+        const tokenFile = join(dir, 'token');
+        if (opts.token !== undefined) writeFileSync(tokenFile, opts.token, { mode: 0o600 });
+        const command = [
+          shellQuote(process.execPath),
+          shellQuote(cli),
+          'peer worker --connect {address} --shard-id {shard} --quiet',
+          ...(opts.token !== undefined ? ['--auth-token-file {tokenFile}'] : []),
+          ...(opts.faults ?? []).map((f) => `--fault ${shellQuote(f)}`),
+        ].join(' ');
+        const target = spawnWorker({ command, values: { tokenFile } });
+        try {
+          return await runSuite({ cases: spawnCases, target, cfg, jobs: opts.jobs ?? 4, ...common });
+        } finally {
+          await target.close();
+          rmSync(dir, { recursive: true, force: true });
         }
       })(),
     );

@@ -7,9 +7,11 @@
 import { describe, expect, it } from 'vitest';
 import { FAULTS } from '../src/peers/faults.js';
 import { buildRegistry } from './cases/index.js';
+import { HEAVY_CASE_IDS } from './cases/limits.js';
 import { PENDING_FAULTS } from './pending-faults.js';
 import type { CaseResult } from './runner.js';
 import { needsNoAuth, runEmbedded } from './selftest.js';
+import { isSpawnCase, spawnTierAvailable } from './selftest-tiers.js';
 
 const registry = buildRegistry();
 const all = registry.all();
@@ -22,21 +24,27 @@ function line(r: CaseResult): string {
  * Where the correct reference peers knowingly differ from a SHOULD of the spec: these cases must
  * WARN against them (if one starts passing, remove it here). Reported to the peers / engine owners.
  */
-export const REFERENCE_DEVIATIONS: Record<string, string> = {
-  'router.forward.unknown-variant-with-body': 'FWD-5: the codec refuses unknown variants with a body, like the Rust reference',
-  'worker.forward.unknown-variant-with-body': 'FWD-5: the codec refuses unknown variants with a body, like the Rust reference',
-};
+export const REFERENCE_DEVIATIONS: Record<string, string> = {};
+
+/** The spawn-tier cases run against a spawned reference worker only when dist/ is built (npm test builds first). */
+const SPAWNED = spawnTierAvailable('worker');
+if (!SPAWNED) console.warn('[self-test] dist/ not built: the spawn-tier cases skip and their faults are not checked (npm test builds first)');
+
+/** Heavy cases (conformance/cases/limits.ts) run only with NC_SELFTEST_HEAVY=1. */
+const HEAVY = process.env.NC_SELFTEST_HEAVY === '1';
+const skippedHeavy = (id: string): boolean => !HEAVY && HEAVY_CASE_IDS.has(id);
+if (!HEAVY) console.warn(`[self-test] heavy cases not run (${[...HEAVY_CASE_IDS].join(', ')}) nor their faults checked: set NC_SELFTEST_HEAVY=1`);
 
 /** Cases that legitimately cannot run against the embedded peers. */
 const EMBEDDED_SKIPS: Record<string, string> = {
-  'worker.security.token-not-on-command-line': 'needs a spawned worker',
+  ...(SPAWNED ? {} : { 'worker.security.token-not-on-command-line': 'needs a spawned worker (dist/ not built)' }),
   'worker.handshake.refuses-welcome-unoffered-flags': 'the reference worker offers both flags',
 };
 
 describe('self-test against the correct reference peers', () => {
   for (const role of ['router', 'worker'] as const) {
     it(`every ${role} case passes`, async () => {
-      const mine = all.filter((c) => c.role === role);
+      const mine = all.filter((c) => c.role === role && !skippedHeavy(c.id));
       // Cases that need a target without a token run against a second, token-less embedded peer.
       const [s, noAuth] = await Promise.all([
         runEmbedded(role, mine.filter((c) => !needsNoAuth(c)), { jobs: 6 }),
@@ -64,8 +72,8 @@ describe.concurrent('self-test: each fault makes the cases that name it fail', (
   for (const fault of FAULTS) {
     const ids = byFault.get(fault.name);
     if (!ids) continue;
-    it(`${fault.name} (${fault.rule})`, async () => {
-      const cases = ids.map((id) => registry.get(id)!);
+    const cases = ids.filter((id) => !skippedHeavy(id)).map((id) => registry.get(id)!);
+    it.skipIf((!SPAWNED && cases.some(isSpawnCase)) || cases.length === 0)(`${fault.name} (${fault.rule})`, async () => {
       const passed: CaseResult[] = [];
       for (const noAuth of [false, true]) {
         const group = cases.filter((c) => needsNoAuth(c) === noAuth);
@@ -75,6 +83,8 @@ describe.concurrent('self-test: each fault makes the cases that name it fail', (
         // A fault that breaks the handshake may already fail the preflight: then nothing can pass.
         if (s.fatal !== undefined) continue;
         passed.push(...s.results.filter((r) => r.outcome === 'pass' || r.outcome === 'skip'));
+        // A spawned worker that cannot start (e.g. a stale dist/ without the fault) errors: that proves nothing.
+        passed.push(...s.results.filter((r) => isSpawnCase(registry.get(r.id)!) && r.outcome !== 'fail' && r.outcome !== 'warn' && r.outcome !== 'pass' && r.outcome !== 'skip'));
       }
       expect(passed.map(line), `cases that did not fail under --fault ${fault.name}`).toEqual([]);
     });

@@ -8,7 +8,7 @@ import { EMBEDDED_HANDSHAKE_TIMEOUT_MS, EMBEDDED_SHARDS, EMBEDDED_UNKNOWN_SHARD,
 import type { RunConfig } from './context.js';
 import type { CaseDef, TargetRole } from './registry.js';
 import { runSuite, type RunSummary } from './runner.js';
-import { isLimitsCase, isTlsCase, runWithTiers } from './selftest-tiers.js';
+import { isLimitsCase, isSpawnCase, isTlsCase, runWithTiers, spawnTierAvailable } from './selftest-tiers.js';
 
 /** The token the embedded peers are configured with (a test value, never a real secret). */
 export const EMBEDDED_TOKEN = 'embedded-selftest-token-5b2e9c';
@@ -44,9 +44,10 @@ export async function runEmbedded(
 ): Promise<RunSummary> {
   const cfg = embeddedConfig(role, opts.cfg);
   if (opts.noAuth) delete cfg.token;
-  // TLS-tier and limits-tier cases run against embedded peers of their own (conformance/selftest-tiers.ts).
+  // TLS-tier and limits-tier cases run against embedded peers of their own, spawn-tier cases against
+  // a spawned reference worker when dist/ is built (conformance/selftest-tiers.ts).
   const mine = cases.filter((c) => c.role === role);
-  if (mine.some((c) => isTlsCase(c) || isLimitsCase(c))) {
+  if (mine.some((c) => isTlsCase(c) || isLimitsCase(c) || (isSpawnCase(c) && spawnTierAvailable(role)))) {
     const tierOpts = { ...opts, ...(opts.noAuth ? {} : { token: EMBEDDED_TOKEN }) };
     return runWithTiers(role, mine, cfg, tierOpts, (plain) => runEmbedded(role, plain, opts));
   }

@@ -24,6 +24,7 @@ export const BEHAVIOUR_FAULTS: readonly FaultSpec[] = Object.freeze([
   { name: 'router-accepts-mismatched-response', role: 'router', rule: 'DATA-20', trigger: 'on-input', description: 'takes any ok response variant as the answer to a call (e.g. ack to get_worker_stats): the pairing check is skipped' },
   { name: 'router-swaps-responses', role: 'router', rule: 'DATA-2', trigger: 'on-input', description: 'with two or more calls in flight, hands the first two responses that arrive each to the other call' },
   { name: 'router-rejects-token-without-auth', role: 'router', rule: 'SEC-7', trigger: 'handshake', description: 'with no token configured, rejects a Hello that carries one as unauthorized instead of ignoring the token' },
+  { name: 'router-waits-forever', role: 'router', rule: 'LIM-5', trigger: 'on-call', description: 'waits for the response to its requests forever: neither its configured response wait nor a per-call timeout ends the wait (no Cancel, no close)' },
   { name: 'router-no-legacy-v2-error', role: 'router', rule: 'HS-12', trigger: 'on-input', description: 'closes on a legacy v2 WorkerHello without the legacy error frame "router only supports v3"' },
   // --- worker ---
   { name: 'worker-offers-zero-limits', role: 'worker', rule: 'LIM-1', trigger: 'handshake', description: 'the Hello offers max_frame_len 0 and max_packet_len 0' },
@@ -38,4 +39,22 @@ export const BEHAVIOUR_FAULTS: readonly FaultSpec[] = Object.freeze([
   { name: 'worker-compresses-small-payloads', role: 'worker', rule: 'CMP-5', trigger: 'on-request', description: 'zstd-compresses every packet when zstd was negotiated, also payloads below 1024 bytes' },
   { name: 'worker-zstd-without-content-size', role: 'worker', rule: 'CMP-9', trigger: 'on-request', description: 'zstd-compressed Packets carry a zstd frame whose header omits the content size' },
   { name: 'worker-logs-token', role: 'worker', rule: 'SEC-2', trigger: 'handshake', description: 'writes its auth token into its log output when it connects' },
+  { name: 'worker-token-in-process-title', role: 'worker', rule: 'SEC-3', trigger: 'handshake', description: 'puts its auth token into its process title at start-up, as some daemons show their settings (on Linux this rewrites /proc/PID/cmdline, so ps shows it); in-process it retitles the hosting process' },
+  // --- both roles: engine options of the peers (router.ts / worker.ts) ---
+  ...(['router', 'worker'] as const).flatMap((role): FaultSpec[] => [
+    {
+      name: `${role}-no-reassembly-total-cap`,
+      role,
+      rule: 'CHK-6',
+      trigger: 'on-input',
+      description: 'does not cap the bytes buffered across open chunk reassemblies at 256 MiB (only the 32-stream and per-stream max_packet_len limits apply)',
+    },
+    {
+      name: `${role}-closes-on-unknown-variant-with-body`,
+      role,
+      rule: 'FWD-5',
+      trigger: 'on-input',
+      description: 'closes the connection on an unknown WireFrame / RpcPayload / Response / Notification variant whose body is present and not null (the Rust reference behaviour) instead of ignoring it',
+    },
+  ]),
 ] satisfies FaultSpec[]);

@@ -58,6 +58,13 @@ export interface ParserFault {
   noHardCap?: boolean;
   /** [FRM-1] one frame per socket read: split or batched frames are lost. */
   oneFramePerRead?: boolean;
+  /**
+   * [FRM-8] "flush the parser on EOF": when the stream ends inside a frame body, the buffered body
+   * bytes are handed on as a frame, and the write side stays open long enough to answer.
+   */
+  flushOnEnd?: boolean;
+  /** [FRM-8] when the stream ends inside a frame, neither process nor close: the connection stays half-open. */
+  stayOpenOnTruncatedEnd?: boolean;
 }
 
 export interface ReceiveFaultDef {
@@ -492,6 +499,20 @@ export const RECEIVE_FAULT_DEFS: readonly ReceiveFaultDef[] = [
   { suffix: 'frame-limit-off-by-one', rule: 'FRM-3', trigger: 'on-input', description: 'refuses a frame whose length equals the frame limit (checks >= instead of >), before and after the handshake', parser: { limitOffByOne: true } },
   { suffix: 'accepts-oversize-first-frame', rule: 'FRM-4', trigger: 'on-input', description: 'reads a first frame (Hello / Welcome) above 1 MiB, up to the 64 MiB hard cap', parser: { oversizeFirstFrame: true } },
   { suffix: 'no-hard-cap', rule: 'FRM-7', trigger: 'on-input', description: 'waits for the body of a frame above 64 MiB (then discards it) instead of closing at the prefix', parser: { noHardCap: true } },
+  {
+    suffix: 'processes-truncated-frame',
+    rule: 'FRM-8',
+    trigger: 'on-input',
+    description: 'when the stream ends inside a frame body, decodes and serves the body bytes it buffered (a parser flushed on EOF), answering before it closes',
+    parser: { flushOnEnd: true },
+  },
+  {
+    suffix: 'stays-open-after-truncated-frame',
+    rule: 'FRM-8',
+    trigger: 'on-input',
+    description: 'when the stream ends inside a frame, discards the partial frame but never closes the connection (its write side stays open)',
+    parser: { stayOpenOnTruncatedEnd: true },
+  },
   { suffix: 'one-frame-per-read', rule: 'FRM-1', trigger: 'on-input', description: 'assumes one whole frame per socket read: split frames and the frames after the first of a batched read are lost', parser: { oneFramePerRead: true } },
   {
     suffix: 'ignores-undecodable-frame',

@@ -43,6 +43,10 @@ function aliasFor(role: Role): bigint {
 }
 
 const LENGTH_PREFIX_BYTES = 4;
+/** processes-truncated-frame: how long the engine's stream stays open after the first answer goes out. */
+const FLUSH_ANSWER_GRACE_MS = 200;
+/** processes-truncated-frame: the longest wait for an answer to the flushed frame (the router answers after 500 ms). */
+const FLUSH_ANSWER_WAIT_MS = 2_000;
 
 /** The per-connection receive pipeline (parser + behaviours). */
 class ShimCore {
@@ -50,7 +54,14 @@ class ShimCore {
   firstDone = false;
   passthrough = false;
   pending: Buffer = Buffer.alloc(0);
+  /** Reads held back until the frame they complete is whole: joined once, not on every read (a 64 MiB frame arrives in ~1,000 reads). */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  /** Bytes `pending` must reach before the next frame is complete; 0 when unknown. */
+  private neededBytes = 0;
   closed = false;
+  /** processes-truncated-frame: set once the flushed frame went to the engine; ends its stream after the answer. */
+  awaitingAnswer: (() => void) | null = null;
   constructor(
     readonly role: Role,
     readonly parser: ParserFault,
@@ -58,11 +69,61 @@ class ShimCore {
     readonly emit: (bytes: Uint8Array) => void,
     readonly closeSocket: () => void,
     readonly log: PeerLogger,
+    /** End of stream for the engine. */
+    readonly endEngine: () => void,
   ) {}
+
+  /** stays-open-after-truncated-frame: keeps the (otherwise idle) process alive while the connection is half-open. */
+  keepAlive: NodeJS.Timeout | undefined;
+
+  /** The socket is gone. */
+  dispose(): void {
+    clearInterval(this.keepAlive);
+  }
+
+  /** The peer ended its side of the stream. */
+  onEnd(): void {
+    this.joinHeld();
+    const partial = !this.closed && !this.passthrough && this.pending.length > 0;
+    if (partial && this.parser.stayOpenOnTruncatedEnd) {
+      // [FRM-8] violated on purpose: the partial frame is dropped, the connection is not closed.
+      this.log.log('fault_injected', { fault: 'stays-open-after-truncated-frame', bufferedBytes: this.pending.length });
+      this.pending = Buffer.alloc(0);
+      // A socket that no longer reads does not keep node's event loop alive: a peer process would exit.
+      this.keepAlive = setInterval(() => undefined, 60_000);
+      return;
+    }
+    if (partial && this.parser.flushOnEnd && this.pending.length > LENGTH_PREFIX_BYTES) {
+      // [FRM-8] violated on purpose: the bytes of the cut-off frame are processed as if complete.
+      const body = new Uint8Array(this.pending.subarray(LENGTH_PREFIX_BYTES));
+      this.pending = Buffer.alloc(0);
+      this.log.log('fault_injected', { fault: 'processes-truncated-frame', bodyBytes: body.length });
+      let ended = false;
+      const end = (): void => {
+        if (ended) return;
+        ended = true;
+        clearTimeout(fallback);
+        this.awaitingAnswer = null;
+        this.endEngine();
+      };
+      const fallback = setTimeout(end, FLUSH_ANSWER_WAIT_MS);
+      this.awaitingAnswer = () => setTimeout(end, FLUSH_ANSWER_GRACE_MS);
+      this.frame(body);
+      return;
+    }
+    this.endEngine();
+  }
+
+  /** An outgoing frame went by (the engine answers). */
+  onOutgoing(): void {
+    this.awaitingAnswer?.();
+  }
 
   close(): void {
     this.closed = true;
     this.pending = Buffer.alloc(0);
+    this.held = [];
+    this.heldBytes = 0;
     this.closeSocket();
   }
 
@@ -75,7 +136,15 @@ class ShimCore {
     if (this.closed) return;
     if (this.passthrough) return this.emit(chunk);
     if (this.parser.oneFramePerRead) return this.oneFrame(chunk);
-    this.pending = this.pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.pending, chunk]);
+    if (this.neededBytes > 0 && this.pending.length + this.heldBytes + chunk.length < this.neededBytes) {
+      this.held.push(Buffer.from(chunk));
+      this.heldBytes += chunk.length;
+      return;
+    }
+    this.held.push(Buffer.from(chunk));
+    this.heldBytes += chunk.length;
+    this.joinHeld();
+    this.neededBytes = 0;
     while (!this.passthrough && !this.closed && this.pending.length >= LENGTH_PREFIX_BYTES) {
       const len = this.pending.readUInt32LE(0);
       const limit = this.limit();
@@ -102,7 +171,10 @@ class ShimCore {
         this.pending = Buffer.alloc(0);
         return this.emit(rest);
       }
-      if (this.pending.length < LENGTH_PREFIX_BYTES + len) return;
+      if (this.pending.length < LENGTH_PREFIX_BYTES + len) {
+        this.neededBytes = LENGTH_PREFIX_BYTES + len;
+        return;
+      }
       const body = new Uint8Array(this.pending.subarray(LENGTH_PREFIX_BYTES, LENGTH_PREFIX_BYTES + len));
       this.pending = this.pending.subarray(LENGTH_PREFIX_BYTES + len);
       if (overHardCap) {
@@ -111,6 +183,14 @@ class ShimCore {
       }
       this.frame(body);
     }
+  }
+
+  /** Moves the held reads into `pending` (one copy). */
+  private joinHeld(): void {
+    if (this.heldBytes === 0 && this.held.length === 0) return;
+    this.pending = this.pending.length === 0 && this.held.length === 1 ? this.held[0]! : Buffer.concat([this.pending, ...this.held]);
+    this.held = [];
+    this.heldBytes = 0;
   }
 
   /** [FRM-1] broken on purpose: each read is taken as exactly one frame. */
@@ -162,7 +242,12 @@ class FilterDuplex extends Duplex {
   readonly #inner: Duplex;
   readonly #outgoing: FrameDecoder | null;
   readonly #onOutgoing: (frame: WireFrame) => void;
-  constructor(inner: Duplex, onData: (self: FilterDuplex, chunk: Uint8Array) => void, onOutgoing: (frame: WireFrame) => void) {
+  constructor(
+    inner: Duplex,
+    onData: (self: FilterDuplex, chunk: Uint8Array) => void,
+    onOutgoing: (frame: WireFrame) => void,
+    onEnd: (self: FilterDuplex) => void = (self) => self.push(null),
+  ) {
     super({ allowHalfOpen: false });
     this.#inner = inner;
     this.#outgoing = new FrameDecoder({ maxFrameBytes: HARD_MAX_MESSAGE_BYTES });
@@ -174,7 +259,7 @@ class FilterDuplex extends Duplex {
         this.destroy(e as Error);
       }
     });
-    inner.on('end', () => this.push(null));
+    inner.on('end', () => onEnd(this));
     inner.on('error', (e) => this.destroy(e));
     inner.on('close', () => this.destroy());
   }
@@ -295,6 +380,10 @@ export function wrapWithShim(socket: Duplex, faults: ReadonlySet<string>, role: 
   const defs = activeReceiveFaults(faults, role);
   const parser: ParserFault = Object.assign({}, ...defs.map((d) => d.parser ?? {})) as ParserFault;
   for (const d of defs) d.hooks?.(hooks);
+  if (parser.flushOnEnd || parser.stayOpenOnTruncatedEnd) {
+    // These faults act after the peer's FIN: keep our write side open (node ends it by default).
+    (socket as Duplex & { allowHalfOpen: boolean }).allowHalfOpen = true;
+  }
   let core: ShimCore | null = null;
   let duplex: FilterDuplex | null = null;
   const behaviours: ReceiveBehaviour[] = [];
@@ -315,23 +404,28 @@ export function wrapWithShim(socket: Duplex, faults: ReadonlySet<string>, role: 
     behaviours.push(d.create(ctx));
   }
   let sawOutgoingWelcome = false;
+  const newCore = (d: FilterDuplex): ShimCore =>
+    new ShimCore(role, parser, behaviours, (b) => d.push(b), () => shimClose(d), log, () => d.push(null));
   duplex = new FilterDuplex(
     socket,
     (self, chunk) => {
-      core ??= new ShimCore(role, parser, behaviours, (b) => self.push(b), () => shimClose(self), log);
+      core ??= newCore(self);
       core.onData(chunk);
     },
     (frame) => {
       if (!sawOutgoingWelcome && frame.type === 'welcome') {
         sawOutgoingWelcome = true;
         if (role === 'router') {
-          core ??= new ShimCore(role, parser, behaviours, (b) => duplex!.push(b), () => shimClose(duplex!), log);
+          core ??= newCore(duplex!);
           core.caps = frame.body.chosen_capabilities;
         }
         return;
       }
+      core?.onOutgoing();
       for (const b of behaviours) b.onOutgoing?.(frame);
     },
+    (self) => (core ? core.onEnd() : self.push(null)),
   );
+  socket.once('close', () => core?.dispose());
   return duplex;
 }

@@ -66,6 +66,11 @@ export interface ReferenceWorkerOptions extends PeerCapabilityOptions, AuthToken
   /** Log line sink; default stderr, null = silent. */
   log?: ((line: string) => void) | null;
   onEvent?: (e: PeerEvent) => void;
+  /**
+   * [FWD-5] An unknown frame / payload variant with a body: 'ignore' (default; the reference peers
+   * are liberal in what they accept) or 'reject' (close, like the Rust reference).
+   */
+  unknownVariantBody?: 'reject' | 'ignore';
   /** Max events kept in the handle's `events` list (oldest dropped). Default 10,000. */
   maxEvents?: number;
   workerBuild?: string;
@@ -141,6 +146,11 @@ export async function startReferenceWorker(opts: ReferenceWorkerOptions): Promis
   };
 
   logger.log('connecting', { shardId: opts.shardId, hasAuthToken: token !== null, faults: [...faults].join(',') });
+  if (faults.has('worker-token-in-process-title') && token !== null) {
+    // [SEC-3] violated on purpose: the token in the process title (argv memory, /proc/PID/cmdline).
+    process.title = `nova-worker token=${token} shard=${opts.shardId}`;
+    logger.log('fault_injected', { fault: 'worker-token-in-process-title' });
+  }
   if (faults.has('worker-logs-token') && token !== null) {
     // [SEC-2] violated on purpose: the token in the log output.
     logger.log('fault_injected', { fault: 'worker-logs-token', authToken: token });
@@ -232,6 +242,10 @@ export async function startReferenceWorker(opts: ReferenceWorkerOptions): Promis
     // worker-no-handshake-timeout: [HS-17] violated on purpose.
     handshakeTimeoutMs: faults.has('worker-no-handshake-timeout') ? 0 : (opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS),
     requestHandler: handler,
+    // worker-closes-on-unknown-variant-with-body: [FWD-5] not followed on purpose (Rust behaviour).
+    unknownVariantBody: faults.has('worker-closes-on-unknown-variant-with-body') ? 'reject' : (opts.unknownVariantBody ?? 'ignore'),
+    // worker-no-reassembly-total-cap: [CHK-6] violated on purpose (CHK-5 and CHK-7 still bound each stream).
+    ...(faults.has('worker-no-reassembly-total-cap') ? { maxReassemblyBytes: Number.MAX_SAFE_INTEGER } : {}),
     onEvent: engineEventHandler(logger, faults, 'worker', () => connection),
     faultHooks: hooks,
   };

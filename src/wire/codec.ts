@@ -401,6 +401,39 @@ const readRpcError = struct<RpcError>('struct RpcError', [
   { name: 'details', read: option(str), absent: 'option' },
 ]);
 
+/**
+ * Decode options beyond the limits. Default: Rust-identical verdicts.
+ */
+export interface DecodeOptions {
+  /**
+   * An unknown `type` of an adjacently tagged enum (WireFrame, RpcPayload, Response, Notification)
+   * with a body that is present and not null: `'reject'` (default) refuses it like the Rust
+   * reference (SCHEMA_UNKNOWN_VARIANT_WITH_BODY); `'ignore'` decodes it as `unknown` and drops the
+   * body [FWD-5]. The body has passed the preflight either way; known unit variants with a body
+   * are refused in both modes [CBOR-12].
+   */
+  unknownVariantBody?: 'reject' | 'ignore';
+}
+
+/**
+ * The mode of the decode in progress. Decoding is synchronous and never re-enters itself, so a
+ * module-level setting scoped by {@link withDecodeOptions} reaches the nested enum readers
+ * without threading a parameter through every reader.
+ */
+let unknownVariantBody: 'reject' | 'ignore' = 'reject';
+
+function withDecodeOptions<T>(opts: DecodeOptions | undefined, run: () => T): T {
+  const mode = opts?.unknownVariantBody ?? 'reject';
+  if (mode === unknownVariantBody) return run();
+  const prev = unknownVariantBody;
+  unknownVariantBody = mode;
+  try {
+    return run();
+  } finally {
+    unknownVariantBody = prev;
+  }
+}
+
 /** Body reader per variant; null marks a unit variant. */
 type VariantBodies = readonly (Reader<unknown> | null)[];
 
@@ -448,6 +481,8 @@ function readAdjacent(v: CborValue, what: string, names: readonly string[], bodi
     // [CBOR-12] unit variants: no body or a null body; anything else is refused (unknown included)
     if (hasBody && !isUnit(body)) {
       if (index === names.length - 1) {
+        // [FWD-5] tolerant mode: the (preflighted) body of an unknown variant is ignored.
+        if (unknownVariantBody === 'ignore') return { index, body: undefined };
         fail(ErrorCodes.SCHEMA_UNKNOWN_VARIANT_WITH_BODY, `unknown variant of ${what} with a non-null body`, 'CBOR-12');
       }
       fail(ErrorCodes.SCHEMA_UNIT_VARIANT_WITH_BODY, `unit variant ${what}::${names[index]} with a non-null body`, 'CBOR-12');
@@ -918,9 +953,9 @@ export function encodeWireFrameGeneric(frame: WireFrame): Uint8Array {
  * `data` of packets is a view into `bytes` (no copy): keep `bytes` unmodified while using it.
  * @throws ProtocolError for anything the Rust reference would refuse (and the listed differences).
  */
-export function decodeWireFrame(bytes: Uint8Array, limits?: Partial<DecodeLimits>): WireFrame {
+export function decodeWireFrame(bytes: Uint8Array, limits?: Partial<DecodeLimits>, opts?: DecodeOptions): WireFrame {
   const resolved = limitsFor(limits);
-  return decodeCanonicalPacket(bytes, resolved) ?? wireFrameFromCbor(decodeCbor(bytes, resolved));
+  return decodeCanonicalPacket(bytes, resolved) ?? withDecodeOptions(opts, () => wireFrameFromCbor(decodeCbor(bytes, resolved)));
 }
 
 /** The generic path (preflight, cbor-x or careful decoder, schema); tests compare it with the packet fast path. */
@@ -1012,6 +1047,7 @@ export function encodeRpcPayload(payload: RpcPayload): Uint8Array {
  * Decode an RpcPayload (after decompression / reassembly).
  * @throws ProtocolError for anything the Rust reference would refuse.
  */
-export function decodeRpcPayload(bytes: Uint8Array, limits?: Partial<DecodeLimits>): RpcPayload {
-  return rpcPayloadFromCbor(decodeCbor(bytes, limitsFor(limits)));
+export function decodeRpcPayload(bytes: Uint8Array, limits?: Partial<DecodeLimits>, opts?: DecodeOptions): RpcPayload {
+  const resolved = limitsFor(limits);
+  return withDecodeOptions(opts, () => rpcPayloadFromCbor(decodeCbor(bytes, resolved)));
 }

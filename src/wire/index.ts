@@ -8,7 +8,7 @@ export * from './model.js';
 export { ErrorCodes, ProtocolError, isProtocolError, protocolError } from '../errors.js';
 export type { ErrorCode, ErrorDetailValue, ProtocolErrorOptions } from '../errors.js';
 export * from '../limits.js';
-export { encodeWireFrame, decodeWireFrame, encodeRpcPayload, decodeRpcPayload, KNOWN_REFERENCE_DIFFERENCES } from './codec.js';
+export { encodeWireFrame, decodeWireFrame, encodeRpcPayload, decodeRpcPayload, KNOWN_REFERENCE_DIFFERENCES, type DecodeOptions } from './codec.js';
 export { encodeFrame, FrameDecoder } from './frame.js';
 export { encodePacketFrames, type PacketOptions } from './packet.js';
 export { Reassembler, type ReassemblerOptions } from './reassembler.js';
