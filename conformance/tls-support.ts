@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { parseAddress } from '../src/transport/index.js';
-import { HarnessError } from './registry.js';
+import { CaseSkip, HarnessError } from './registry.js';
 
 /** Ciphers that let OpenSSL 3 offer TLS 1.0/1.1 at all (security level 0); only for the "old TLS" variants. */
 export const OLD_TLS_CIPHERS = 'DEFAULT@SECLEVEL=0';
@@ -94,10 +94,23 @@ export function mintHarnessTls(trusted?: CertPair): HarnessTlsMaterial {
   }
 }
 
+/**
+ * [SEC-8] An allowlist entry for `fingerprint` in mixed letter case: its hex letters alternate
+ * upper / lower, so a router that compares case-sensitively fails to match it whether it computes
+ * fingerprints in lower or in upper case. Throws when the fingerprint has fewer than two hex letters
+ * (odds about 1 in 10^11; mint another certificate).
+ */
+export function mixedCaseFingerprint(fingerprint: string): string {
+  let letters = 0;
+  const out = fingerprint.toLowerCase().replace(/[a-f]/g, (c) => (letters++ % 2 === 0 ? c.toUpperCase() : c));
+  if (letters < 2) throw new HarnessError('this certificate\'s fingerprint has fewer than two hex letters: it cannot be written in mixed case');
+  return out;
+}
+
 // ---------------------------------------------------------------------------- router targets
 
 /** How the harness, playing the worker, deviates on the TLS side. */
-export type TlsClientVariant = 'no-client-cert' | 'foreign-client-cert' | 'global-client-cert' | 'plaintext' | 'tls-1-1';
+export type TlsClientVariant = 'no-client-cert' | 'foreign-client-cert' | 'global-client-cert' | 'mixed-case-client-cert' | 'plaintext' | 'tls-1-1';
 
 export interface TlsClientSetup {
   /** The router's tcp+tls address. */
@@ -108,6 +121,11 @@ export interface TlsClientSetup {
   client?: CertPair;
   /** A client certificate on the router's global allowlist only [SEC-8]. */
   globalClient?: CertPair;
+  /**
+   * A client certificate allowed for the accepted shards by an allowlist entry written in mixed
+   * letter case, so that it matches neither an all-lowercase nor an all-uppercase fingerprint [SEC-8].
+   */
+  mixedCaseClient?: CertPair;
   material: () => HarnessTlsMaterial;
 }
 
@@ -133,6 +151,10 @@ export async function connectTlsVariant(setup: TlsClientSetup, variant: TlsClien
     else if (variant === 'global-client-cert') {
       if (!setup.globalClient) throw new HarnessError('no global-allowlist client certificate configured');
       cert = setup.globalClient;
+    } else if (variant === 'mixed-case-client-cert') {
+      // Only the embedded router is configured this way so far: elsewhere the case cannot run.
+      if (!setup.mixedCaseClient) throw new CaseSkip('no client certificate whose allowlist entry is written in mixed letter case is configured');
+      cert = setup.mixedCaseClient;
     } else if (variant === 'tls-1-1') cert = setup.client;
     const name = setup.serverName ?? addr.host;
     socket = tls.connect({

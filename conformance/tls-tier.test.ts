@@ -1,15 +1,18 @@
 /**
- * The TLS tier through the CLI, as a user runs it: a reference router over mTLS with allowlists
- * attached with --target tcp+tls (files from the target config), a spawned reference worker over
+ * The TLS tier through the CLI, as a user runs it: a reference router over mTLS with fingerprint
+ * allowlists (computed from the PKI generated here; the per-shard entries in openssl's upper-case
+ * colon form, the global one bare lowercase) attached with --target tcp+tls (files from the target
+ * config), a spawned reference worker over
  * TLS (certificates minted from the CA key), and the skip reasons on a plaintext target.
  * The self-test (selftest.test.ts) proves each TLS case fails under its fault.
  */
+import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startReferenceRouter, type ReferenceRouterHandle } from '../src/peers/router.js';
-import { generateTestPki, opensslAvailable, type TestPki } from '../src/transport/pki.js';
+import { certificateFileFingerprint, generateTestPki, opensslAvailable, type TestPki } from '../src/transport/pki.js';
 import { main } from './cli.js';
 import { CLIENT_EXT, mintLeaf } from './tls-support.js';
 
@@ -45,7 +48,10 @@ describe.skipIf(!haveOpenssl)('TLS tier via the CLI', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'nc-tlscli-'));
     pki = generateTestPki(join(dir, 'pki'));
-    mintLeaf(join(dir, 'pki'), 'global-client', { certFile: pki.caCert, keyFile: pki.caKey }, 'nova-global-worker', CLIENT_EXT);
+    const globalClient = mintLeaf(join(dir, 'pki'), 'global-client', { certFile: pki.caCert, keyFile: pki.caKey }, 'nova-global-worker', CLIENT_EXT);
+    // [SEC-8] configured entries in either case and form: openssl's AA:BB:.. for the shard lists.
+    const clientColons = new X509Certificate(readFileSync(pki.clientCert)).fingerprint256;
+    const unused = certificateFileFingerprint(pki.otherClientCert);
     router = await startReferenceRouter({
       listen: 'tcp+tls:127.0.0.1:0',
       shards: [1, 2, 9],
@@ -53,8 +59,8 @@ describe.skipIf(!haveOpenssl)('TLS tier via the CLI', () => {
       keyFile: pki.serverKey,
       caFile: pki.caCert,
       requireClientCert: true,
-      shardAllowlist: { 1: ['nova-worker'], 2: ['nova-worker'], 9: ['someone-else'] },
-      globalAllowlist: ['nova-global-worker'],
+      shardAllowlist: { 1: [clientColons], 2: [clientColons], 9: [unused] },
+      globalAllowlist: [certificateFileFingerprint(globalClient.certFile)],
       log: null,
     });
     plain = await startReferenceRouter({ listen: `unix:${join(dir, 'r.sock')}`, shards: [0], log: null });
@@ -67,6 +73,8 @@ describe.skipIf(!haveOpenssl)('TLS tier via the CLI', () => {
   });
 
   it('router over mTLS: every TLS case runs and passes with the files from the target config', async () => {
+    // The target config cannot name a certificate with a mixed-case allowlist entry: that one case
+    // skips here (the self-test runs it against the embedded router).
     const cfg = join(dir, 'router.json');
     writeFileSync(
       cfg,
@@ -87,8 +95,9 @@ describe.skipIf(!haveOpenssl)('TLS tier via the CLI', () => {
     const r = await run(['--config', cfg, '--run', 'router.tls.*', '--jobs', '2', '--report', `json=${rep}`, '--no-color']);
     expect(r.code, r.out).toBe(0);
     const got = outcomes(rep);
-    expect(Object.keys(got).length).toBe(6);
-    expect(Object.entries(got).filter(([, o]) => o !== 'pass'), r.out).toEqual([]);
+    expect(Object.keys(got).length).toBe(7);
+    expect(got['router.tls.fingerprint-case-insensitive'], r.out).toBe('skip');
+    expect(Object.entries(got).filter(([id, o]) => o !== 'pass' && id !== 'router.tls.fingerprint-case-insensitive'), r.out).toEqual([]);
   });
 
   it('a plaintext router target: the TLS cases skip with a reason', async () => {
@@ -97,14 +106,16 @@ describe.skipIf(!haveOpenssl)('TLS tier via the CLI', () => {
     expect(r.code, r.out).toBe(0);
     const got = outcomes(rep);
     expect(Object.values(got).every((o) => o === 'skip')).toBe(true);
-    expect(Object.keys(got).length).toBe(7);
+    expect(Object.keys(got).length).toBe(10);
   });
 
   it('the limits tier runs only with --limits', async () => {
     const rep = join(dir, 'limits-report.json');
-    const r = await run(['--target', plain.address, '--run', 'router.limits.*,router.handshake.welcome', '--limits', '--report', `json=${rep}`, '--no-color']);
+    // (router.limits.reassembly-total-cap, 256 MiB of chunks, is left out to keep this test light.)
+    const r = await run(['--target', plain.address, '--run', 'router.limits.handshake-cap,router.limits.response-wait-bounded,router.handshake.welcome', '--limits', '--report', `json=${rep}`, '--no-color']);
     expect(r.code, r.out).toBe(0);
-    expect(outcomes(rep)).toEqual({ 'router.limits.handshake-cap': 'pass', 'router.handshake.welcome': 'pass' });
+    // response-wait-bounded skips: no stimulus and no timeouts.responseWaitMs for this target.
+    expect(outcomes(rep)).toEqual({ 'router.limits.handshake-cap': 'pass', 'router.limits.response-wait-bounded': 'skip', 'router.handshake.welcome': 'pass' });
   });
 
   it('spawned worker over TLS: the TLS cases run against certificates minted from the CA key', async () => {

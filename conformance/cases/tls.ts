@@ -1,7 +1,7 @@
 /**
  * The TLS tier: cases that only apply over tcp+tls. Against a router the harness connects with a
  * deliberately wrong client side (no certificate, one from a CA it made up, plaintext, TLS 1.1,
- * a certificate the allowlist does not name); against a worker it listens with a deliberately
+ * a certificate the fingerprint allowlist does not hold); against a worker it listens with a deliberately
  * wrong router certificate and watches whether the worker completes the TLS handshake.
  *
  * @module
@@ -48,6 +48,26 @@ async function refusesClient(ctx: CaseContext, variant: 'no-client-cert' | 'fore
   // Control: the configured client certificate still gets a Welcome, so the refusal was about the certificate.
   const { peer } = await ctx.session();
   peer.destroy();
+}
+
+/**
+ * [SEC-8] Connect with a client certificate the router's allowlists admit for `ctx.shard` and
+ * require a Welcome; `what` says why it should be admitted.
+ */
+async function expectAdmitted(ctx: CaseContext, variant: 'global-client-cert' | 'mixed-case-client-cert', what: string): Promise<void> {
+  const r = await ctx.connectTls(variant);
+  if (!r.peer) return ctx.fail(`[SEC-8] the router refused the TLS handshake with ${what}`, 'TLS handshake completed', r.refused ?? 'error', 'SEC-8');
+  try {
+    await ctx.handshake(r.peer);
+  } catch (err) {
+    if (err instanceof Error && err.name === 'CaseFailure') {
+      const e = err as Error & { actual?: string };
+      ctx.fail(`[SEC-8] ${what} must be admitted for shard ${ctx.shard}`, 'a Welcome', e.actual ?? e.message, 'SEC-8');
+    }
+    throw err;
+  } finally {
+    r.peer.destroy();
+  }
 }
 
 function checkWorkerRefused(ctx: CaseContext, r: TlsProbeResult, offered: string, requirement: string): void {
@@ -156,19 +176,22 @@ export const tlsCases: CaseDef[] = [
     since: '0.1.0',
     async run(ctx) {
       if (!ctx.cfg.tls?.globalClientCert) ctx.skip('no client certificate on the global allowlist is configured (tls.globalCertFile / tls.globalKeyFile)');
-      const r = await ctx.connectTls('global-client-cert');
-      if (!r.peer) return ctx.fail('[SEC-8] the router refused the TLS handshake with the global-allowlist certificate', 'TLS handshake completed', r.refused ?? 'error', 'SEC-8');
-      try {
-        await ctx.handshake(r.peer);
-      } catch (err) {
-        if (err instanceof Error && err.name === 'CaseFailure') {
-          const e = err as Error & { actual?: string };
-          ctx.fail(`[SEC-8] a certificate on the global allowlist must be admitted for shard ${ctx.shard}`, 'a Welcome', e.actual ?? e.message, 'SEC-8');
-        }
-        throw err;
-      } finally {
-        r.peer.destroy();
-      }
+      await expectAdmitted(ctx, 'global-client-cert', 'a certificate on the global allowlist');
+    },
+  },
+  {
+    id: 'router.tls.fingerprint-case-insensitive',
+    role: 'router',
+    title: 'an allowlist fingerprint written in mixed letter case admits the certificate it names',
+    requirements: ['SEC-8'],
+    strength: 'MUST',
+    needs: ['tls', 'mtls'],
+    faults: ['router-tls-case-sensitive-fingerprints'],
+    since: '0.1.0',
+    async run(ctx) {
+      // The certificate's entry alternates upper- and lowercase hex letters, so it equals the
+      // fingerprint only when letter case is ignored (skips when no such certificate is configured).
+      await expectAdmitted(ctx, 'mixed-case-client-cert', 'a certificate whose allowlist entry is written in mixed letter case');
     },
   },
   // ------------------------------------------------------------------ worker (the harness plays the router)

@@ -12,6 +12,7 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { isProtocolError } from '../errors.js';
+import { parseFingerprint } from '../transport/fingerprint.js';
 import { parseCompressionList, parseVersion, type PeerCapabilityOptions } from './common.js';
 import { FAULTS, formatFaultList } from './faults.js';
 import { startReferenceRouter, type ReferenceRouterOptions } from './router.js';
@@ -139,18 +140,31 @@ export function registerPeerCommands(program: Command): Command {
         return BigInt(v);
       })
       .option('--tls-require-client-cert', 'mTLS: require a client certificate signed by --tls-ca')
-      .option('--tls-shard-allow <shard=name>', 'mTLS: allow the client certificate name (CN or DNS SAN) to serve the shard (repeatable)', collect, [])
-      .option('--tls-global-allow <name>', 'mTLS: allow the client certificate name (CN or DNS SAN) to serve every shard (repeatable)', collect, [])
+      .option('--allow-fingerprint <sha256>', 'mTLS: allow the client certificate with this SHA-256 fingerprint (of its DER; 64 hex digits or AA:BB:.. as openssl prints it, any case) to serve every shard (repeatable) [SEC-8]', collect, [])
+      .option('--shard-allow <shard=sha256>', 'mTLS: allow the client certificate with this SHA-256 fingerprint to serve the shard (repeatable) [SEC-4]', collect, [])
       .option('--script <name>', 'session script run against each worker: none | default', 'none')
       .option('--exit-after-script', 'exit after the first script finishes (0 = all steps ok)'),
-  ).action(async (f: CommonFlags & { listen: string; shards: number[]; revision?: bigint; tlsRequireClientCert?: boolean; tlsShardAllow: string[]; tlsGlobalAllow: string[]; script: string; exitAfterScript?: boolean }) => {
+  ).action(async (f: CommonFlags & { listen: string; shards: number[]; revision?: bigint; tlsRequireClientCert?: boolean; shardAllow: string[]; allowFingerprint: string[]; script: string; exitAfterScript?: boolean }) => {
     if (f.script !== 'none' && f.script !== 'default') fail(new Error('--script must be none or default'));
+    // [SEC-8] fingerprints are checked here too so that the error names the flag; the router checks them again.
     let shardAllowlist: Record<number, string[]> | undefined;
-    for (const entry of f.tlsShardAllow) {
-      const m = /^([0-9]{1,10})=(.{1,256})$/.exec(entry);
-      if (!m) fail(new Error('--tls-shard-allow must look like SHARD=NAME'));
+    for (const entry of f.shardAllow) {
+      const m = /^([0-9]{1,10})=(.*)$/s.exec(entry);
+      if (!m || Number(m[1]) > 0xffffffff) fail(new Error('--shard-allow must look like SHARD=SHA256 (a u32 shard id, then the fingerprint)'));
+      try {
+        parseFingerprint(m[2]!);
+      } catch (e) {
+        fail(isProtocolError(e) ? new Error(`--shard-allow: ${e.message}`) : e);
+      }
       shardAllowlist ??= {};
       (shardAllowlist[Number(m[1])] ??= []).push(m[2]!);
+    }
+    for (const entry of f.allowFingerprint) {
+      try {
+        parseFingerprint(entry);
+      } catch (e) {
+        fail(isProtocolError(e) ? new Error(`--allow-fingerprint: ${e.message}`) : e);
+      }
     }
     const opts: ReferenceRouterOptions = {
       ...commonOptions(f),
@@ -160,7 +174,7 @@ export function registerPeerCommands(program: Command): Command {
       ...(f.revision !== undefined ? { revision: f.revision } : {}),
       ...(f.tlsRequireClientCert ? { requireClientCert: true } : {}),
       ...(shardAllowlist ? { shardAllowlist } : {}),
-      ...(f.tlsGlobalAllow.length > 0 ? { globalAllowlist: f.tlsGlobalAllow } : {}),
+      ...(f.allowFingerprint.length > 0 ? { globalAllowlist: f.allowFingerprint } : {}),
     };
     let exitAfter: ((code: number) => void) | undefined;
     if (f.exitAfterScript) {

@@ -42,12 +42,12 @@ describe.skipIf(!haveOpenssl)('TLS faults (faults-tls.ts)', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  // router-tls-skips-shard-allowlist, router-tls-ignores-global-allowlist and router-no-handshake-cap live in the
+  // router-tls-skips-shard-allowlist, router-tls-ignores-global-allowlist, router-tls-case-sensitive-fingerprints and router-no-handshake-cap live in the
   // router's admission / accept path: the TLS and limits tiers of conformance/selftest.test.ts exercise them.
   it('catalogue: every TLS fault is carried out by the listener, the connector or the router admission', () => {
     expect(TLS_FAULTS.map((f) => f.name).sort()).toEqual(
       [
-        'router-no-handshake-cap', 'router-tls-accepts-any-client-cert', 'router-tls-allows-tls-1-1', 'router-tls-ignores-global-allowlist',
+        'router-no-handshake-cap', 'router-tls-accepts-any-client-cert', 'router-tls-allows-tls-1-1', 'router-tls-case-sensitive-fingerprints', 'router-tls-ignores-global-allowlist',
         'router-tls-plaintext-fallback', 'router-tls-skips-shard-allowlist', 'worker-tls-allows-tls-1-1', 'worker-tls-ignores-server-name',
         'worker-tls-skips-verification', 'worker-tls-plaintext-fallback',
       ].sort(),

@@ -18,6 +18,7 @@ export const TLS_FAULTS: readonly FaultSpec[] = Object.freeze([
   { name: 'router-tls-allows-tls-1-1', role: 'router', rule: 'TRN-7', trigger: 'handshake', description: 'its TLS listener accepts TLS 1.0 and 1.1 clients' },
   { name: 'router-tls-skips-shard-allowlist', role: 'router', rule: 'SEC-4', trigger: 'handshake', description: 'admits any verified client certificate to any shard, ignoring the per-shard allowlist' },
   { name: 'router-tls-ignores-global-allowlist', role: 'router', rule: 'SEC-8', trigger: 'handshake', description: 'admits a certificate only through the per-shard lists: one on the global allowlist alone is rejected' },
+  { name: 'router-tls-case-sensitive-fingerprints', role: 'router', rule: 'SEC-8', trigger: 'handshake', description: 'compares allowlist fingerprints case-sensitively: an entry written with upper-case hex digits never matches the lowercase fingerprint of the client certificate' },
   { name: 'router-no-handshake-cap', role: 'router', rule: 'LIM-3', trigger: 'handshake', description: 'accepts any number of connections in their handshake (no cap of 128)' },
   { name: 'worker-tls-skips-verification', role: 'worker', rule: 'TRN-4', trigger: 'handshake', description: 'connects over tcp+tls without verifying the router certificate (rejectUnauthorized false)' },
   { name: 'worker-tls-ignores-server-name', role: 'worker', rule: 'TRN-9', trigger: 'handshake', description: 'verifies the router certificate chain but not that it names the server (host or configured server name)' },

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isProtocolError } from '../errors.js';
-import { generateTestPki, opensslAvailable, type TestPki } from '../transport/pki.js';
+import { certificateFileFingerprint, generateTestPki, opensslAvailable, type TestPki } from '../transport/pki.js';
 import { zstdAvailable } from '../wire/index.js';
 import type { Request } from '../wire/model.js';
 import { startReferenceRouter, type ReferenceRouterHandle, type ReferenceRouterOptions } from './router.js';
@@ -198,7 +198,7 @@ describe('reference router <-> reference worker', () => {
       await p.close();
     });
 
-    it('[SEC-4] a shard allowlist admits only the listed client certificate names', async () => {
+    it('[SEC-4] a shard allowlist admits only the listed client certificate fingerprints', async () => {
       const router = await startReferenceRouter({
         listen: 'tcp+tls:127.0.0.1:0',
         certFile: pki.serverCert,
@@ -206,7 +206,7 @@ describe('reference router <-> reference worker', () => {
         caFile: pki.caCert,
         requireClientCert: true,
         shards: [0, 1],
-        shardAllowlist: { 0: ['nova-worker'], 1: ['someone-else'] },
+        shardAllowlist: { 0: [certificateFileFingerprint(pki.clientCert)], 1: [certificateFileFingerprint(pki.otherClientCert)] },
         log: null,
       });
       const tls = { caFile: pki.caCert, certFile: pki.clientCert, keyFile: pki.clientKey, log: null };

@@ -19,7 +19,6 @@
  * @module
  */
 import type { Duplex } from 'node:stream';
-import { TLSSocket } from 'node:tls';
 import {
   DEFAULT_SUPPORTED_VERSIONS,
   RpcConnection,
@@ -44,6 +43,7 @@ import {
 } from '../limits.js';
 import { needsShim, wrapWithShim } from './receive-shim.js';
 import { listenTransport, type ListenOptions, type Listener, type TlsOptions, type TransportSocket } from '../transport/index.js';
+import { parseFingerprint, peerCertificateFingerprint, stripFingerprint } from '../transport/fingerprint.js';
 import { decodeWireFrame, encodeWireFrame, zstdAvailable } from '../wire/index.js';
 import type { Capabilities, HandshakeReject, Request, Response, RouterWelcome, SupportedVersions, WorkerHello } from '../wire/model.js';
 import {
@@ -68,12 +68,15 @@ export interface ReferenceRouterOptions extends PeerCapabilityOptions, AuthToken
   /** Shards that may connect. Default [0]. */
   shards?: readonly number[];
   /**
-   * [SEC-4] mTLS only: shard id -> client certificate names (subject CN or DNS SAN) allowed to serve it.
-   * When set, a worker without a verified certificate naming an allowed identity is rejected
-   * unauthorized "shard authorization failed".
+   * [SEC-4] mTLS only (tcp+tls with requireClientCert): shard id -> fingerprints of the client
+   * certificates allowed to serve it. A fingerprint is the SHA-256 of the leaf certificate's DER:
+   * 64 hex digits or openssl's colon-separated form, either letter case ([SEC-8]; see
+   * src/transport/fingerprint.ts). Checked at start-up (CONFIG_INVALID). When the global list is
+   * non-empty or the shard has a list of its own, a worker whose certificate is on neither list is
+   * rejected unauthorized "shard authorization failed".
    */
   shardAllowlist?: Readonly<Record<number, readonly string[]>>;
-  /** [SEC-8] mTLS only: client certificate names allowed for every shard (the global allowlist). */
+  /** [SEC-8] mTLS only: fingerprints of the client certificates allowed for every shard (the global allowlist). */
   globalAllowlist?: readonly string[];
   /** Router revision sent in every Welcome. Default 0. */
   revision?: bigint;
@@ -82,8 +85,19 @@ export interface ReferenceRouterOptions extends PeerCapabilityOptions, AuthToken
   handshakeTimeoutMs?: number;
   /** Per-call timeout for calls made through the handle. Default 10 min. */
   callTimeoutMs?: number;
+  /**
+   * How long a worker's request waits for a handler before the engine answers invalid_request
+   * "no request handler installed" (the router installs none). Default 500 ms, like nova-remote-rpc;
+   * the embedded conformance target shortens it so probe requests answer at once.
+   */
+  missingHandlerWaitMs?: number;
   /** Session script run against each connecting worker. Default 'none'. */
   script?: RouterScript;
+  /**
+   * [FWD-5] An unknown frame / payload variant with a body: 'ignore' (default; the reference peers
+   * are liberal in what they accept) or 'reject' (close, like the Rust reference).
+   */
+  unknownVariantBody?: 'reject' | 'ignore';
   faults?: readonly string[];
   log?: ((line: string) => void) | null;
   onEvent?: (e: PeerEvent) => void;
@@ -161,8 +175,16 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
   const capabilities = adjustOwnCapabilities(buildCapabilities(opts, defaultCapabilities()), faults, 'router');
   const supportedVersions = buildVersions(opts, DEFAULT_SUPPORTED_VERSIONS);
   const callTimeoutMs = opts.callTimeoutMs ?? ROUTER_CALL_TIMEOUT_MS;
+  /**
+   * [LIM-5] Every call's wait is bounded by the configured response wait (a per-call timeout may
+   * shorten it, never extend it); router-waits-forever violates it on purpose.
+   */
+  const waitFor = (callOpts: CallOptions): number =>
+    faults.has('router-waits-forever') ? Number.POSITIVE_INFINITY : Math.min(callTimeoutMs, callOpts.timeoutMs ?? Number.POSITIVE_INFINITY);
   // [LIM-1] refuse our own zero limits at start-up rather than on the first connection.
   checkOwnCapabilities(capabilities);
+  // [SEC-4] [SEC-8] fingerprint allowlists, checked and made canonical before we listen.
+  const allowlist = buildAllowlist(opts, faults.has('router-tls-case-sensitive-fingerprints'));
 
   let nextWorkerId = 1;
   /** shard -> session, or 'pending' while a handshake that was admitted finishes. */
@@ -172,19 +194,24 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
   let closing = false;
   let handshaking = 0;
 
-  const admit = (hello: WorkerHello, clientCertNames: readonly string[] | null): AdmissionDecision => {
+  const admit = (hello: WorkerHello, clientFingerprint: () => string | null): AdmissionDecision => {
     if (!faults.has('router-skips-admission')) {
       // [HS-11] unknown shard / shard already served.
       if (!shards.has(hello.shard_id)) return { accept: false, code: 'invalid_request', message: `unknown shard ${hello.shard_id}` };
       if (byShard.has(hello.shard_id)) {
         return { accept: false, code: 'invalid_request', message: `shard ${hello.shard_id} already has a connected worker` };
       }
-      // [SEC-4] with an allowlist, the verified client certificate must name an allowed identity for the shard.
-      // [SEC-8] a name is admitted if it is on the global list or on the shard's list.
-      if ((opts.shardAllowlist !== undefined || opts.globalAllowlist !== undefined) && !faults.has('router-tls-skips-shard-allowlist')) {
-        const globalList = faults.has('router-tls-ignores-global-allowlist') ? [] : (opts.globalAllowlist ?? []);
-        const allowed = [...globalList, ...(opts.shardAllowlist?.[hello.shard_id] ?? [])];
-        if (clientCertNames === null || !clientCertNames.some((n) => allowed.includes(n))) {
+      // [SEC-4] when the global list is non-empty or the shard has its own list, the worker's verified
+      // client certificate must be allowed for the shard (router-tls-skips-shard-allowlist: never checked).
+      const own = allowlist?.shards.get(hello.shard_id);
+      if (allowlist !== null && (allowlist.global.size > 0 || own !== undefined) && !faults.has('router-tls-skips-shard-allowlist')) {
+        // [SEC-8] its fingerprint (SHA-256 of the leaf DER, lowercase hex; entries were lowercased at
+        // start-up, so the comparison ignores letter case) on the global list or on the shard's list.
+        const fp = clientFingerprint();
+        const onGlobal = fp !== null && !faults.has('router-tls-ignores-global-allowlist') && allowlist.global.has(fp);
+        if (fp === null || !(onGlobal || own?.has(fp) === true)) {
+          // The fingerprint is all we log of the certificate: it is what an operator adds to the list.
+          logger.log('shard_authorization_failed', { shardId: hello.shard_id, fingerprint: fp ?? 'none' });
           return { accept: false, code: 'unauthorized', message: 'shard authorization failed' };
         }
       }
@@ -194,7 +221,7 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
   };
 
   const tokenForEngine = faults.has('router-accepts-bad-token') || faults.has('router-echoes-token-in-reject') ? null : token;
-  const admitWithFaultyAuth = (hello: WorkerHello, clientCertNames: readonly string[] | null): AdmissionDecision => {
+  const admitWithFaultyAuth = (hello: WorkerHello, clientFingerprint: () => string | null): AdmissionDecision => {
     if (token !== null && faults.has('router-echoes-token-in-reject') && hello.auth_token !== token) {
       // [SEC-2] violated on purpose: the Reject carries the token the worker sent.
       // Logs stay clean even here: the token the worker sent is redacted from our log lines [SEC-2].
@@ -210,7 +237,7 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
     if (token !== null && faults.has('router-accepts-bad-token') && hello.auth_token !== token) {
       logger.log('fault_injected', { fault: 'router-accepts-bad-token' });
     }
-    return admit(hello, clientCertNames);
+    return admit(hello, clientFingerprint);
   };
 
   const notificationHandlerFor = (shardId: number): NotificationHandler => (n, ctx) => {
@@ -236,7 +263,7 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
       const leave = (): void => void callOrder.splice(callOrder.indexOf(slot), 1);
       let response: Response;
       try {
-        response = await connection.call(request, { timeoutMs: callTimeoutMs, ...callOpts });
+        response = await connection.call(request, { ...callOpts, timeoutMs: waitFor(callOpts) });
       } catch (e) {
         leave();
         throw e;
@@ -259,7 +286,7 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
       swapInFlight++;
       let own: Response;
       try {
-        own = await connection.call(request, { timeoutMs: callTimeoutMs, ...callOpts });
+        own = await connection.call(request, { ...callOpts, timeoutMs: waitFor(callOpts) });
       } finally {
         swapInFlight--;
       }
@@ -295,7 +322,7 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
           ? callInOrder(request, callOpts)
           : faults.has('router-swaps-responses')
             ? callSwapping(request, callOpts)
-            : connection.call(request, { timeoutMs: callTimeoutMs, ...callOpts });
+            : connection.call(request, { ...callOpts, timeoutMs: waitFor(callOpts) });
         const id = lastRequestId();
         if (faults.has('router-cancel-without-negotiation') && callOpts.signal && id !== null && !connection.negotiated.capabilities.supports_cancel) {
           callOpts.signal.addEventListener(
@@ -380,8 +407,13 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
       supportedVersions,
       capabilities,
       handshakeTimeoutMs,
+      ...(opts.missingHandlerWaitMs !== undefined ? { missingHandlerWaitMs: opts.missingHandlerWaitMs } : {}),
+      // router-closes-on-unknown-variant-with-body: [FWD-5] not followed on purpose (Rust behaviour).
+      unknownVariantBody: faults.has('router-closes-on-unknown-variant-with-body') ? 'reject' : (opts.unknownVariantBody ?? 'ignore'),
+      // router-no-reassembly-total-cap: [CHK-6] violated on purpose (CHK-5 and CHK-7 still bound each stream).
+      ...(faults.has('router-no-reassembly-total-cap') ? { maxReassemblyBytes: Number.MAX_SAFE_INTEGER } : {}),
       admit: (hello) => {
-        const d = admitWithFaultyAuth(hello, clientCertNames(rawSocket));
+        const d = admitWithFaultyAuth(hello, () => peerCertificateFingerprint(rawSocket));
         if (d.accept) admittedShard = hello.shard_id;
         // The Welcome faults need the worker's offer; install the mutation now.
         const m = mutateWelcomeFor(faults, hello);
@@ -601,20 +633,40 @@ export function screenLegacyHello(stream: Duplex, timeoutMs: number): Promise<'v
   });
 }
 
-/** Subject CN and DNS SANs of a verified TLS client certificate; null without one. */
-function clientCertNames(socket: Duplex): string[] | null {
-  if (!(socket instanceof TLSSocket) || !socket.authorized) return null;
-  const cert = socket.getPeerCertificate();
-  if (!cert || Object.keys(cert).length === 0) return null;
-  const names: string[] = [];
-  const cn = cert.subject?.CN;
-  if (typeof cn === 'string') names.push(cn);
-  else if (Array.isArray(cn)) names.push(...(cn as string[]));
-  for (const part of (cert.subjectaltname ?? '').split(',')) {
-    const m = /^\s*DNS:(.+)$/.exec(part);
-    if (m) names.push(m[1]!.trim());
+/** The router's fingerprint allowlists in canonical form: 64 lowercase hex digits per entry. */
+interface FingerprintAllowlist {
+  global: ReadonlySet<string>;
+  /** Shards with a list of their own (possibly empty). */
+  shards: ReadonlyMap<number, ReadonlySet<string>>;
+}
+
+/**
+ * [SEC-4] [SEC-8] Check and canonicalise the configured allowlists; null when none is configured.
+ * Throws CONFIG_INVALID (never echoing an entry) for a malformed fingerprint, a shard key that is
+ * not a u32, or an allowlist on a router that does not require client certificates over tcp+tls.
+ * `caseSensitive` (router-tls-case-sensitive-fingerprints) keeps each entry's letter case, so an
+ * entry written in upper case never matches the lowercase fingerprint computed for a client.
+ */
+function buildAllowlist(opts: ReferenceRouterOptions, caseSensitive: boolean): FingerprintAllowlist | null {
+  if (opts.globalAllowlist === undefined && opts.shardAllowlist === undefined) return null;
+  if (!opts.listen.startsWith('tcp+tls:') || opts.requireClientCert !== true) {
+    throw new ProtocolError(ErrorCodes.CONFIG_INVALID, 'a fingerprint allowlist needs mTLS: a tcp+tls listen address and requireClientCert', { rule: 'SEC-4' });
   }
-  return names;
+  const canonical = (entry: string, where: Record<string, string | number>): string => {
+    const fp = parseFingerprint(entry, where);
+    // [SEC-8] violated on purpose under router-tls-case-sensitive-fingerprints: the letter case is kept.
+    return caseSensitive ? (stripFingerprint(entry) ?? fp) : fp;
+  };
+  const global = new Set((opts.globalAllowlist ?? []).map((e, index) => canonical(e, { list: 'global', index })));
+  const shards = new Map<number, Set<string>>();
+  for (const [key, entries] of Object.entries(opts.shardAllowlist ?? {})) {
+    if (!/^[0-9]{1,10}$/.test(key) || Number(key) > 0xffffffff) {
+      throw new ProtocolError(ErrorCodes.CONFIG_INVALID, 'shard allowlist keys must be shard ids (u32)', { rule: 'SEC-4' });
+    }
+    const shard = Number(key);
+    shards.set(shard, new Set(entries.map((e, index) => canonical(e, { list: 'shard', shard, index }))));
+  }
+  return { global, shards };
 }
 
 /** Summarise a response by its type only (no peer text). */
