@@ -12,10 +12,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
 import pc from 'picocolors';
 import { registerPeerCommands } from '../src/peers/cli.js';
-import { registerFuzzCommands } from '../fuzz/cli.js';
 import { applyBaseline, baselineFromResults, readBaseline, writeBaseline, type BaselineEntry } from './baseline.js';
 import { buildRegistry } from './cases/index.js';
 import { ConsoleReporter } from './console.js';
@@ -31,6 +30,23 @@ import { Redactor } from './transcript.js';
 
 /** Thrown for usage / configuration problems (exit 2). */
 class UsageError extends Error {}
+
+/** Run as the `nova-conformance` bin (not imported by a test or another module). */
+const runAsBin = ((): boolean => {
+  try {
+    return process.argv[1] !== undefined && (resolve(process.argv[1]) === fileURLToPath(import.meta.url) || process.argv[1].endsWith('nova-conformance'));
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * The fuzz commands (fuzz/cli.ts) take about a second of CPU to load (their fast-check
+ * arbitraries are built at import), which every suite run would pay: as a bin, they are loaded
+ * only when the command line may name them.
+ */
+const FUZZ_ARGS = new Set(['fuzz', 'replay', 'help', '--help', '-h']);
+const fuzzCli = runAsBin && !process.argv.slice(2).some((a) => FUZZ_ARGS.has(a)) ? null : await import('../fuzz/cli.js');
 
 export interface TargetConfig {
   role?: TargetRole;
@@ -59,7 +75,7 @@ export interface TargetConfig {
   allowInsecureTcp?: boolean;
   shards?: { accepted?: number[]; unknown?: number };
   capabilities?: { zstd?: boolean; cancel?: boolean; chunking?: boolean };
-  timeouts?: { readMs?: number; connectMs?: number; caseMs?: number; handshakeMs?: number };
+  timeouts?: { readMs?: number; connectMs?: number; caseMs?: number; handshakeMs?: number; responseWaitMs?: number };
   timeScale?: number;
   stimulus?: { command: string; timeoutMs?: number };
   baseline?: string;
@@ -99,6 +115,8 @@ export function loadTargetConfig(file: string): TargetConfig {
     throw new UsageError(`cannot read config ${file}: ${err instanceof SyntaxError ? 'invalid JSON' : ((err as { code?: string }).code ?? 'error')}`);
   }
   const schema = JSON.parse(readFileSync(join(packageRoot(), 'schema', 'target-config.schema.json'), 'utf8')) as object;
+  // Loaded here, not at start-up: ajv costs ~0.1 s of CPU and only a config file needs it.
+  const { Ajv2020 } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
   const ajv = new Ajv2020({ allErrors: true, strict: true });
   const validate = ajv.compile(schema);
   if (!validate(raw)) {
@@ -153,6 +171,16 @@ function expandGlobs(values: readonly string[]): string[] {
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
+/** Default --jobs against a real target (a spawned worker is one process per case in flight). */
+export const DEFAULT_JOBS = 4;
+/**
+ * Default --jobs with no target. The embedded peers run in-process and every case has its own
+ * connection (and shard / worker), and most of a case's time is spent waiting, so a dozen in
+ * flight per peer keep a 2-core machine busy; the runner holds new cases back while the event
+ * loop lags (a loaded machine), so this is an upper bound.
+ */
+export const DEFAULT_EMBEDDED_JOBS = 12;
+
 function positiveInt(name: string) {
   return (v: string): number => {
     const n = Number(v);
@@ -172,7 +200,7 @@ interface RunFlags {
   run: string[];
   skip: string[];
   dryRun?: boolean;
-  jobs: number;
+  jobs?: number;
   strict?: boolean;
   baseline?: string;
   updateBaseline?: boolean;
@@ -215,6 +243,9 @@ function rerunBase(f: RunFlags): string {
   return parts.join(' ');
 }
 
+/** The embedded router's response wait [LIM-5] under --limits (the reference default is 10 min). */
+const EMBEDDED_LIMITS_RESPONSE_WAIT_MS = 2_000;
+
 function buildPlans(f: RunFlags, tc: TargetConfig): Plan[] {
   const target = f.target ?? tc.target;
   const spawnCmd = f.spawn ?? tc.spawn;
@@ -235,11 +266,14 @@ function buildPlans(f: RunFlags, tc: TargetConfig): Plan[] {
   if (modes === 0) {
     // No target: the embedded reference peers, both roles unless --role narrows it.
     const roles: TargetRole[] = f.role ? [f.role] : ['router', 'worker'];
+    // With --limits the embedded router gets a short response wait, so the LIM-5 case can watch it end.
+    const wait = common.limits ? { responseWaitMs: EMBEDDED_LIMITS_RESPONSE_WAIT_MS } : {};
     return roles.map((role) => ({
       role,
       describe: `embedded reference ${role}`,
-      cfg: { role, token: EMBEDDED_TOKEN, shards: role === 'router' ? [...EMBEDDED_SHARDS] : [7], unknownShard: EMBEDDED_UNKNOWN_SHARD, handshakeTimeoutMs: EMBEDDED_HANDSHAKE_TIMEOUT_MS, ...common },
-      makeTarget: async () => (role === 'router' ? embeddedRouter({ token: EMBEDDED_TOKEN }) : embeddedWorker({ token: EMBEDDED_TOKEN })),
+      cfg: { role, token: EMBEDDED_TOKEN, shards: role === 'router' ? [...EMBEDDED_SHARDS] : [7], unknownShard: EMBEDDED_UNKNOWN_SHARD, handshakeTimeoutMs: EMBEDDED_HANDSHAKE_TIMEOUT_MS, ...wait, ...common },
+      makeTarget: async () =>
+        role === 'router' ? embeddedRouter({ token: EMBEDDED_TOKEN, ...(wait.responseWaitMs !== undefined ? { callTimeoutMs: wait.responseWaitMs } : {}) }) : embeddedWorker({ token: EMBEDDED_TOKEN }),
     }));
   }
   const role: TargetRole = f.role ?? tc.role ?? (target ? 'router' : 'worker');
@@ -252,6 +286,7 @@ function buildPlans(f: RunFlags, tc: TargetConfig): Plan[] {
     shards,
     unknownShard: tc.shards?.unknown ?? 4_000_000_000,
     handshakeTimeoutMs: t.handshakeMs ?? 5000,
+    ...(t.responseWaitMs !== undefined ? { responseWaitMs: t.responseWaitMs } : {}),
     ...common,
   };
   const tlsAll = {
@@ -351,48 +386,54 @@ async function runCommand(f: RunFlags): Promise<number> {
   }
 
   const out = new ConsoleReporter({ stream: process.stdout, color: f.color, verbose: f.verbose ?? false, strict: f.strict ?? false });
+  const embedded = f.target === undefined && f.spawn === undefined && f.listen === undefined && tc.target === undefined && tc.spawn === undefined && tc.listen === undefined;
+  const jobs = f.jobs ?? (embedded ? DEFAULT_EMBEDDED_JOBS : DEFAULT_JOBS);
   const started = new Date();
-  const results: CaseResult[] = [];
+  const t0 = performance.now();
   const fatal: string[] = [];
-  let durationMs = 0;
   const rerun = rerunBase(f);
   const redactor = new Redactor([plans[0]?.cfg.token]);
-  let lastFacts: RunSummary['facts'] = null;
-  for (const { plan, cases } of planned) {
-    if (cases.length === 0) continue;
-    out.begin(cases.length, redactor.text(`nova-conformance ${suiteVersion()} — ${plan.describe} (${cases.length} cases)`));
-    let target: Target;
-    try {
-      target = await plan.makeTarget();
-    } catch (err) {
-      fatal.push(redactor.text((err as Error).message));
-      continue;
-    }
-    try {
-      const s = await runSuite({
-        cases,
-        target,
-        cfg: plan.cfg,
-        jobs: f.jobs,
-        rerun: (id) => `${rerun}${plans.length > 1 ? ` --role ${plan.role}` : ''} --run '${id}'`,
-        onStart: (d) => out.start(d.id),
-        onResult: (r) => out.result(r),
-      });
-      if (s.fatal) fatal.push(`${plan.describe}: ${redactor.text(s.fatal)}`);
-      if (s.facts?.problem) process.stderr.write(`warning: ${redactor.text(s.facts.problem)}\n`);
-      else if (s.facts) {
-        const f = s.facts;
-        process.stdout.write(
-          `capabilities exercised (${plan.role === 'router' ? 'negotiated' : 'offered'}): compression ${f.compression.join(',')}; cancel ${f.cancel}; chunking ${f.chunking}; max_frame_len ${f.maxFrameBytes}; max_packet_len ${f.maxPacketBytes}\n`,
-        );
+  const active = planned.filter((p) => p.cases.length > 0);
+  for (const { plan, cases } of active) out.begin(cases.length, redactor.text(`nova-conformance ${suiteVersion()} — ${plan.describe} (${cases.length} cases)`));
+  // The plans are independent targets (with no target: the embedded router and worker), so they
+  // run at the same time; each gets --jobs cases in parallel. Results keep the plan order.
+  const summaries = await Promise.all(
+    active.map(async ({ plan, cases }): Promise<RunSummary | null> => {
+      let target: Target;
+      try {
+        target = await plan.makeTarget();
+      } catch (err) {
+        fatal.push(redactor.text((err as Error).message));
+        return null;
       }
-      results.push(...s.results);
-      durationMs += s.durationMs;
-      lastFacts = s.facts ?? lastFacts;
-    } finally {
-      await target.close().catch(() => {});
-    }
-  }
+      try {
+        const s = await runSuite({
+          cases,
+          target,
+          cfg: plan.cfg,
+          jobs,
+          rerun: (id) => `${rerun}${plans.length > 1 ? ` --role ${plan.role}` : ''} --run '${id}'`,
+          onStart: (d) => out.start(d.id),
+          onResult: (r) => out.result(r),
+        });
+        if (s.fatal) fatal.push(`${plan.describe}: ${redactor.text(s.fatal)}`);
+        if (s.facts?.problem) process.stderr.write(`warning: ${redactor.text(s.facts.problem)}\n`);
+        else if (s.facts) {
+          const f = s.facts;
+          process.stdout.write(
+            `capabilities exercised (${plan.role === 'router' ? 'negotiated' : 'offered'}): compression ${f.compression.join(',')}; cancel ${f.cancel}; chunking ${f.chunking}; max_frame_len ${f.maxFrameBytes}; max_packet_len ${f.maxPacketBytes}\n`,
+          );
+        }
+        return s;
+      } finally {
+        await target.close().catch(() => {});
+      }
+    }),
+  );
+  const results: CaseResult[] = summaries.flatMap((s) => s?.results ?? []);
+  const lastFacts: RunSummary['facts'] = [...summaries].reverse().find((s) => s?.facts)?.facts ?? null;
+  // Wall time of the whole run (the plans overlap).
+  const durationMs = Math.round(performance.now() - t0);
   applyBaseline(results, baseline, f.strict ?? false);
   const summary: RunSummary = { results, facts: lastFacts, durationMs, ...(fatal.length ? { fatal: fatal.join('\n') } : {}) };
   const report = buildReport(summary, {
@@ -402,7 +443,7 @@ async function runCommand(f: RunFlags): Promise<number> {
     describe: plans.map((p) => p.describe).join(' + '),
     strict: f.strict ?? false,
     timeScale: plans[0]!.cfg.timeScale,
-    jobs: f.jobs,
+    jobs,
     ...(baselinePath ? { baseline: baselinePath } : {}),
   });
   const safe = redactor.deep(report);
@@ -458,7 +499,7 @@ export function buildProgram(): Command {
     .option('--run <glob>', 'run only matching case ids (repeatable, comma-separated, @file)', collect, [])
     .option('--skip <glob>', 'skip matching case ids (repeatable, comma-separated, @file)', collect, [])
     .option('--dry-run', 'list what would run, do not connect')
-    .option('--jobs <n>', 'cases in parallel (each on its own connection / process)', positiveInt('--jobs'), 4)
+    .option('--jobs <n>', `cases in parallel per target, each on its own connection / process (default ${DEFAULT_JOBS}; ${DEFAULT_EMBEDDED_JOBS} per embedded peer with no target; a router is also bounded by its shard count)`, positiveInt('--jobs'))
     .option('--strict', 'SHOULD violations (warnings) fail the run')
     .option('--baseline <file>', 'known-failure baseline: listed failures do not fail the run; listed passes do (stale)')
     .option('--update-baseline', 'write the current failures to the baseline file')
@@ -510,7 +551,7 @@ Examples:
     });
 
   registerPeerCommands(program);
-  registerFuzzCommands(program);
+  fuzzCli?.registerFuzzCommands(program);
   return program;
 }
 
@@ -535,15 +576,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
   }
 }
 
-const invokedDirectly = (() => {
-  try {
-    return process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-})();
-
-if (invokedDirectly || process.argv[1]?.endsWith('nova-conformance')) {
+if (runAsBin) {
   void main().then((code) => {
     process.exitCode = code;
   });

@@ -55,6 +55,8 @@ export interface RunConfig {
   tls?: TlsRunInfo;
   /** The opt-in limits tier (`--limits`): cases that need `limits` run. */
   limits?: boolean;
+  /** Router targets: how long the router waits for a worker's response before it cancels or closes [LIM-5], nominal. */
+  responseWaitMs?: number;
 }
 
 /** What the harness knows about the target's TLS configuration. */
@@ -83,6 +85,8 @@ export interface WorkerConn {
   peer: ScriptedPeer;
   hello: WorkerHello;
   instance: WorkerInstance;
+  /** performance.now() just before the worker was started: its handshake timer cannot have started earlier. */
+  startedAtMs: number;
 }
 
 /** Overrides for the Welcome the harness sends (defaults: negotiated by the spec rules). */
@@ -328,6 +332,7 @@ export class CaseContext {
 
   /** Start (or accept) a worker and read its Hello. */
   async startWorker(opts: { readHello?: boolean } = {}): Promise<WorkerConn> {
+    const startedAtMs = performance.now();
     const instance = await this.needWorker().start({
       shard: this.shard,
       signal: this.signal,
@@ -336,9 +341,9 @@ export class CaseContext {
     this.workers.push(instance);
     const peer = this.wrap(instance.socket, 'router');
     this.transcript.note(peer.conn, 'worker connected');
-    if (opts.readHello === false) return { peer, hello: undefined as unknown as WorkerHello, instance };
+    if (opts.readHello === false) return { peer, hello: undefined as unknown as WorkerHello, instance, startedAtMs };
     const m = await peer.next(Math.max(this.cfg.readTimeoutMs, 1000));
-    if (m.kind === 'frame' && m.frame.type === 'hello') return { peer, hello: m.frame.body, instance };
+    if (m.kind === 'frame' && m.frame.type === 'hello') return { peer, hello: m.frame.body, instance, startedAtMs };
     return this.fail('[HS-1] the worker\'s first frame must be a Hello', 'a Hello frame', describeMessage(m), 'HS-1');
   }
 
@@ -382,6 +387,32 @@ export class CaseContext {
         `[${requirement}] the target must close the connection ${because}`,
         `connection closed within ${this.ms(nominalMs)} ms`,
         `connection still open after ${Math.round(r.afterMs)} ms${last}`,
+        requirement,
+      );
+    }
+    return r.received;
+  }
+
+  /**
+   * Require a close caused by the input under test, not by the target's own handshake timeout
+   * [HS-6] [HS-17]: the close must be seen before that timeout can have fired, counting from
+   * `sinceMs` (performance.now() taken before the connection existed, so the target's timer cannot
+   * have started earlier). Also bounded by the read timeout. A close seen later is ambiguous and
+   * fails like no close.
+   */
+  async expectClosedBeforeHandshakeTimeout(peer: ScriptedPeer, sinceMs: number, because: string, requirement: string): Promise<Message[]> {
+    // 5% below the timeout: the target's timer granularity, never a stretch of the window.
+    const limitMs = this.ms(this.cfg.handshakeTimeoutMs) * 0.95;
+    const now = performance.now();
+    const waitMs = Math.min(sinceMs + limitMs - now, this.ms(this.cfg.readTimeoutMs));
+    const r = await peer.awaitClose(Math.max(0, waitMs) / this.cfg.timeScale);
+    const seenAtMs = now + r.afterMs - sinceMs;
+    if (!r.closed || seenAtMs >= limitMs) {
+      const last = r.received.length > 0 ? `; it sent: ${r.received.map(describeMessage).join(', ')}` : '';
+      this.fail(
+        `[${requirement}] the target must close the connection ${because}`,
+        `connection closed within ${Math.round(Math.min(limitMs, now + Math.max(0, waitMs) - sinceMs))} ms of connecting (before its ${this.ms(this.cfg.handshakeTimeoutMs)} ms handshake timeout)`,
+        `${r.closed ? 'closed only' : 'connection still open'} after ${Math.round(seenAtMs)} ms${last}`,
         requirement,
       );
     }

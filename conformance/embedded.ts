@@ -22,6 +22,14 @@ export const EMBEDDED_SHARDS: readonly number[] = Array.from({ length: 16 }, (_,
 export const EMBEDDED_UNKNOWN_SHARD = 4242;
 /** The embedded router's handshake timeout (short, so HS-6 cases run fast). */
 export const EMBEDDED_HANDSHAKE_TIMEOUT_MS = 1200;
+/**
+ * How long the embedded router lets a worker's request wait for a handler before answering
+ * invalid_request (nova-remote-rpc waits 500 ms). Probe requests against a router are answered this
+ * way [DATA-11], so the default would put half a second into every router case that proves
+ * liveness with a probe. Short, but not zero: a request stays in flight until the rest of the
+ * write that carried it has been read (ids.duplicate-in-flight, cancel.not-negotiated-ignored).
+ */
+export const EMBEDDED_MISSING_HANDLER_WAIT_MS = 20;
 
 export interface EmbeddedOptions {
   /** TLS tier: run the peer over tcp+tls (built by conformance/embedded-tls.ts). */
@@ -31,6 +39,8 @@ export interface EmbeddedOptions {
   token?: string;
   /** The embedded router's handshake timeout (default EMBEDDED_HANDSHAKE_TIMEOUT_MS). */
   handshakeTimeoutMs?: number;
+  /** The embedded router's response wait [LIM-5] (default the reference router's, 10 min). */
+  callTimeoutMs?: number;
 }
 
 function tempSocket(name: string): { address: string; cleanup: () => void } {
@@ -48,6 +58,8 @@ export async function embeddedRouter(opts: EmbeddedOptions = {}): Promise<Router
       listen: sock.address,
       shards: [...EMBEDDED_SHARDS],
       handshakeTimeoutMs: opts.handshakeTimeoutMs ?? EMBEDDED_HANDSHAKE_TIMEOUT_MS,
+      ...(opts.callTimeoutMs !== undefined ? { callTimeoutMs: opts.callTimeoutMs } : {}),
+      missingHandlerWaitMs: EMBEDDED_MISSING_HANDLER_WAIT_MS,
       faults: opts.faults ?? [],
       ...(opts.token !== undefined ? { authToken: opts.token } : {}),
       log: (line) => log.push(`${line}\n`),
@@ -123,17 +135,24 @@ export async function embeddedRouter(opts: EmbeddedOptions = {}): Promise<Router
 
 /** Run the reference worker in-process per case; it connects to a per-case listener. */
 export function embeddedWorker(opts: EmbeddedOptions = {}): WorkerTarget {
+  // One directory for every per-case listener socket of this target (created on first use,
+  // removed by close()): a directory per case cost a few ms of synchronous file-system calls each.
+  let dir: string | undefined;
+  let sockets = 0;
+  const listenAddress = (): string => {
+    dir ??= mkdtempSync(join(tmpdir(), 'ncw-'));
+    return `unix:${join(dir, `w${++sockets}.sock`)}`;
+  };
   return {
     role: 'worker',
     describe: `embedded reference worker${opts.faults?.length ? ` (faults: ${opts.faults.join(',')})` : ''}`,
     maxJobs: Number.POSITIVE_INFINITY,
     spawned: false,
     async start({ shard, signal, connectTimeoutMs }) {
-      const sock = tempSocket('w.sock');
       let resolveSock!: (s: Duplex) => void;
       const first = new Promise<Duplex>((r) => (resolveSock = r));
       let accepted: Duplex | undefined;
-      const listener = await listenTransport(opts.tls?.worker.listen ?? sock.address, opts.tls?.worker.listenOpts ?? {}, (s) => {
+      const listener = await listenTransport(opts.tls?.worker.listen ?? listenAddress(), opts.tls?.worker.listenOpts ?? {}, (s) => {
         if (accepted) return void s.destroy();
         accepted = s;
         resolveSock(s);
@@ -158,13 +177,17 @@ export function embeddedWorker(opts: EmbeddedOptions = {}): WorkerTarget {
           return undefined;
         },
       );
-      const cleanup = async (): Promise<void> => {
-        accepted?.destroy();
-        await Promise.race([started, new Promise((r) => setTimeout(r, 200))]);
-        await handle?.close().catch(() => {});
-        await listener.close();
-        sock.cleanup();
-      };
+      let cleaned: Promise<void> | undefined;
+      // Idempotent (the case's abort and stop() both call it). Closing the listener removes its socket file.
+      const cleanup = (): Promise<void> =>
+        (cleaned ??= (async () => {
+          accepted?.destroy();
+          let grace: NodeJS.Timeout | undefined;
+          await Promise.race([started, new Promise((r) => (grace = setTimeout(r, 200)))]);
+          clearTimeout(grace);
+          await handle?.close().catch(() => {});
+          await listener.close();
+        })());
       signal.addEventListener('abort', () => void cleanup(), { once: true });
       let timer: NodeJS.Timeout | undefined;
       const got = await Promise.race([first, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), connectTimeoutMs)))]);
@@ -183,6 +206,9 @@ export function embeddedWorker(opts: EmbeddedOptions = {}): WorkerTarget {
         },
       };
     },
-    async close() {},
+    async close() {
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+      dir = undefined;
+    },
   };
 }

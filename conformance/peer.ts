@@ -356,17 +356,33 @@ export class ScriptedPeer {
       return Promise.resolve(queued);
     }
     if (this.closedReason !== undefined) return Promise.resolve({ kind: 'closed', reason: this.closedReason, atMs: this.t.now() });
+    // Past a caller's deadline: only what is already queued, no waiting.
+    if (nominalMs <= 0) return Promise.resolve({ kind: 'timeout' });
     return new Promise<Incoming>((resolve) => {
-      const timer = setTimeout(() => {
-        if (this.waiter?.resolve === wrapped) this.waiter = undefined;
-        resolve({ kind: 'timeout' });
-      }, this.scaled(nominalMs));
+      const onDeadline = (): void => {
+        // Replaced by a concurrent read: this one just times out.
+        if (this.waiter !== waiter) return void resolve({ kind: 'timeout' });
+        // Timers run before pending I/O: after the event loop was blocked (a loaded machine), the
+        // deadline can fire while what the target sent in time is still unread. Let this loop
+        // iteration's I/O be read first (one iteration: the window does not grow by a stall).
+        setImmediate(() => {
+          if (this.waiter !== waiter) return;
+          this.waiter = undefined;
+          resolve({ kind: 'timeout' });
+        });
+      };
       const wrapped = (m: Incoming): void => {
         if (m.kind === 'closed') this.queue.unshift(m);
         resolve(m);
       };
-      this.waiter = { resolve: wrapped, timer };
+      const waiter: Waiter = { resolve: wrapped, timer: setTimeout(onDeadline, this.scaled(nominalMs)) };
+      this.waiter = waiter;
     });
+  }
+
+  /** Something can be read without waiting (a queued message, or the close). */
+  private get readable(): boolean {
+    return this.queue.length > 0 || this.closedReason !== undefined;
   }
 
   /**
@@ -375,11 +391,11 @@ export class ScriptedPeer {
    * the whole wait, not each frame.
    */
   async nextMessage(nominalMs: number): Promise<Message> {
-    const deadline = performance.now() + this.scaled(nominalMs);
+    const deadline = performance.now() + (nominalMs > 0 ? this.scaled(nominalMs) : 0);
     for (;;) {
       const left = deadline - performance.now();
-      if (left <= 0) return { kind: 'timeout' };
-      const m = await this.next(left / this.opts.scale);
+      if (left <= 0 && !this.readable) return { kind: 'timeout' };
+      const m = await this.next(Math.max(0, left) / this.opts.scale);
       if (m.kind !== 'frame') return m;
       const f = m.frame;
       if (f.type === 'packet') {
@@ -480,8 +496,8 @@ export class ScriptedPeer {
     const deadline = performance.now() + this.scaled(nominalMs);
     for (;;) {
       const left = deadline - performance.now();
-      if (left <= 0) return { kind: 'timeout' };
-      const m = await this.nextMessage(left / this.opts.scale);
+      if (left <= 0 && !this.readable) return { kind: 'timeout' };
+      const m = await this.nextMessage(Math.max(0, left) / this.opts.scale);
       if (m.kind === 'payload') {
         if (m.id === id && m.payload.type === 'response') return m;
         this.backlog.push(m);
@@ -502,8 +518,8 @@ export class ScriptedPeer {
     const received: Message[] = [];
     for (;;) {
       const left = deadline - performance.now();
-      if (left <= 0) return { closed: false, afterMs: performance.now() - start, received };
-      const m = await this.nextMessage(left / this.opts.scale);
+      if (left <= 0 && !this.readable) return { closed: false, afterMs: performance.now() - start, received };
+      const m = await this.nextMessage(Math.max(0, left) / this.opts.scale);
       if (m.kind === 'closed') return { closed: true, afterMs: performance.now() - start, received };
       if (m.kind === 'timeout') return { closed: false, afterMs: performance.now() - start, received };
       received.push(m);
@@ -517,8 +533,8 @@ export class ScriptedPeer {
     const deadline = performance.now() + this.scaled(nominalMs);
     for (;;) {
       const left = deadline - performance.now();
-      if (left <= 0) return out;
-      const m = await this.nextMessage(left / this.opts.scale);
+      if (left <= 0 && !this.readable) return out;
+      const m = await this.nextMessage(Math.max(0, left) / this.opts.scale);
       if (m.kind === 'timeout') return out;
       out.push(m);
       if (m.kind === 'closed') return out;

@@ -160,6 +160,80 @@ export function notApplicable(def: CaseDef, target: Target, cfg: RunConfig, fact
   return undefined;
 }
 
+/**
+ * Back-pressure for parallel cases. Every case runs on the harness's one event loop (with the
+ * embedded peers, the target does too), and every case has read windows. When the loop lags
+ * (a loaded machine, or the cases in flight keep it busy), more cases in flight only add latency
+ * to everyone's windows; so a new case starts only while the lag is low or few cases run. Shared
+ * by every suite running in this process (the CLI runs the embedded router and worker at once).
+ */
+class LoadGovernor {
+  /** Sampling period of the lag probe. */
+  static readonly TICK_MS = 10;
+  /** Smoothed lag (how late the probe's timer fires) above which no new case starts... */
+  static readonly HIGH_LAG_MS = 15;
+  /** ...unless fewer than this many cases run in the whole process. */
+  static readonly MIN_RUNNING = 3;
+  /** Cases that may start per tick beyond MIN_RUNNING (a ramp: the lag of a burst shows only later). */
+  static readonly STARTS_PER_TICK = 3;
+  private lagMs = 0;
+  private running = 0;
+  private starts = 0;
+  /** Exclusive cases waiting or running: no other case starts meanwhile. */
+  private exclusive = 0;
+  private probe: NodeJS.Timeout | undefined;
+  private last = 0;
+
+  private sample = (): void => {
+    const now = performance.now();
+    const late = Math.max(0, now - this.last - LoadGovernor.TICK_MS);
+    this.last = now;
+    this.lagMs = this.lagMs * 0.6 + late * 0.4;
+    this.starts = 0;
+  };
+
+  async admit(): Promise<void> {
+    if (this.probe === undefined) {
+      this.last = performance.now();
+      this.lagMs = 0;
+      this.starts = 0;
+      this.probe = setInterval(this.sample, LoadGovernor.TICK_MS);
+      this.probe.unref();
+    }
+    while (this.exclusive > 0 || (this.running >= LoadGovernor.MIN_RUNNING && (this.lagMs > LoadGovernor.HIGH_LAG_MS || this.starts >= LoadGovernor.STARTS_PER_TICK))) {
+      await new Promise((r) => setTimeout(r, LoadGovernor.TICK_MS));
+    }
+    this.running++;
+    this.starts++;
+  }
+
+  /**
+   * For cases that load the target on purpose (the limits tier: 129 connections at once): wait
+   * until no other case runs in this process, and keep new ones from starting until release, so
+   * the measurement is not skewed by other cases competing for the same event loop.
+   */
+  async admitExclusive(): Promise<void> {
+    this.exclusive++;
+    while (this.running > 0) await new Promise((r) => setTimeout(r, LoadGovernor.TICK_MS));
+    this.running++;
+  }
+
+  releaseExclusive(): void {
+    this.exclusive--;
+    this.release();
+  }
+
+  release(): void {
+    this.running--;
+    if (this.running === 0 && this.probe !== undefined) {
+      clearInterval(this.probe);
+      this.probe = undefined;
+    }
+  }
+}
+
+const governor = new LoadGovernor();
+
 /** A fair pool of shard ids: least recently released first, so the router has time to free them. */
 class ShardPool {
   private free: number[];
@@ -274,10 +348,11 @@ export async function runCase(def: CaseDef, target: Target, cfg: RunConfig, fact
   const wantsLiveness = def.role === 'router' && (def.liveness ?? false) && (outcome === 'pass' || outcome === 'warn');
   if (wantsLiveness && !controller.signal.aborted) {
     for (const p of ctx.peers) p.destroy();
+    let livenessTimer: NodeJS.Timeout | undefined;
     try {
       const { peer } = await Promise.race([
         ctx.session(),
-        new Promise<never>((_, rej) => setTimeout(() => rej(new CaseFailure('liveness check timed out')), Math.round(5000 * cfg.timeScale))),
+        new Promise<never>((_, rej) => (livenessTimer = setTimeout(() => rej(new CaseFailure('liveness check timed out')), Math.round(5000 * cfg.timeScale)))),
       ]);
       peer.destroy();
     } catch (err) {
@@ -285,6 +360,9 @@ export async function runCase(def: CaseDef, target: Target, cfg: RunConfig, fact
       message = `[liveness] after the violation the router must still serve a fresh connection: ${err instanceof Error ? err.message : String(err)}`;
       expected = 'a fresh connection completes the handshake';
       actual = err instanceof CaseFailure && err.actual ? err.actual : String(err);
+    } finally {
+      // A pending timer would keep the process alive for seconds after the last case.
+      clearTimeout(livenessTimer);
     }
   }
 
@@ -329,7 +407,10 @@ export async function runSuite(opts: RunOptions): Promise<RunSummary> {
   const results: CaseResult[] = new Array(cases.length);
   // Limits-tier cases need the target to themselves: they run one at a time after all the others.
   const exclusive = (c: CaseDef): boolean => c.needs?.includes('limits') ?? false;
-  const order = [...cases.keys()].filter((i) => !exclusive(cases[i]!));
+  // Cases with a larger budget (those that wait for a target's timeout) start first, so the
+  // longest waits overlap everything else instead of trailing at the end of the run.
+  const budget = (c: CaseDef): number => c.timeoutMs ?? DEFAULT_CASE_TIMEOUT_MS;
+  const order = [...cases.keys()].filter((i) => !exclusive(cases[i]!)).sort((a, b) => budget(cases[b]!) - budget(cases[a]!) || a - b);
   const after = [...cases.keys()].filter((i) => exclusive(cases[i]!));
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -337,11 +418,15 @@ export async function runSuite(opts: RunOptions): Promise<RunSummary> {
       if (next >= order.length) return;
       const i = order[next++]!;
       const def = cases[i]!;
-      opts.onStart?.(def);
       const shard = target.role === 'router' ? await pool.acquire() : (cfg.shards[0] ?? 1);
+      const alone = exclusive(def);
+      await (alone ? governor.admitExclusive() : governor.admit());
+      opts.onStart?.(def);
       try {
         results[i] = await runCase(def, target, cfg, facts, shard, opts.rerun(def.id));
       } finally {
+        if (alone) governor.releaseExclusive();
+        else governor.release();
         if (target.role === 'router') pool.release(shard);
       }
       opts.onResult?.(results[i]!);

@@ -29,6 +29,33 @@ function probeData(): Uint8Array {
   return encodePayload(requestPayload(probeRequest()));
 }
 
+/**
+ * Positive confirmation that the target is done with everything it was sent so far: a probe
+ * request behind it on the same connection, and its answer (frames are handled in order, so
+ * anything the target sends in reaction to earlier input, such as a second response, is written
+ * before this answer). Then a short window for whatever is written right behind the answer.
+ */
+async function confirmProcessed(ctx: CaseContext, link: Link, after: string, requirement: string): Promise<void> {
+  await probe(ctx, link, after, requirement);
+  await link.peer.drain(100);
+}
+
+/**
+ * What a target sends on its own after the handshake has no order relative to our input, so
+ * "it never sends X" needs a window [FRM-5, DATA-4, CHK-2 …]. The window runs from the end of the
+ * handshake (`sinceMs`, performance.now()) for `windowNominalMs`; a probe request goes out at once
+ * (the target must answer it meanwhile) and the window lasts at least `afterAnswerNominalMs` past
+ * its answer. Every frame that arrives is checked by the peer; violations fail the case.
+ */
+async function watchAfterHandshake(ctx: CaseContext, link: Link, sinceMs: number, windowNominalMs: number, afterAnswerNominalMs = 150): Promise<void> {
+  const id = await link.peer.request(probeRequest());
+  const m = await link.peer.awaitResponse(id, ctx.cfg.readTimeoutMs);
+  if (m.kind === 'payload' && m.payload.type === 'response') checkProbeResult(ctx, link.role, m.payload.body);
+  if (link.peer.isClosed) return;
+  const leftMs = sinceMs + ctx.ms(windowNominalMs) - performance.now();
+  await link.peer.drain(Math.max(afterAnswerNominalMs, leftMs / ctx.cfg.timeScale));
+}
+
 /** Send a probe request as chunks of `chunkBytes` and require its response. */
 async function chunkedProbe(ctx: CaseContext, link: Link, chunkBytes: number, what: string, requirement: string): Promise<void> {
   const id = allocate(link);
@@ -112,13 +139,18 @@ const framing: CaseDef[] = [
     title: 'a frame delivered one byte per write is reassembled',
     requirements: ['FRM-1', 'TRN-8'],
     strength: 'MUST',
+    // ~60 writes 2 ms apart, each waiting for its completion: one of the longest cases on a loaded
+    // machine, so a larger budget (the runner also starts the cases with larger budgets first).
+    timeoutMs: 20_000,
     what: 'a request delivered one byte at a time',
     async send(ctx, link) {
       const id = allocate(link);
       const bytes = framed(cbor(packetFrame(id, probeData())));
       link.peer.outstanding.delete(id);
       for (let i = 0; i < bytes.length; i++) {
-        await link.peer.writeRaw(bytes.subarray(i, i + 1), i === 0 ? `packet id=${id} in ${bytes.length} one-byte writes, 2 ms apart` : '…');
+        // Not waiting for each write's completion callback (writes stay in order on the socket):
+        // the 2 ms gap alone spaces them, one event-loop turn per byte instead of two.
+        void link.peer.writeRaw(bytes.subarray(i, i + 1), i === 0 ? `packet id=${id} in ${bytes.length} one-byte writes, 2 ms apart` : '…');
         // Space the writes so the target's reads cannot coalesce them (as a slow link would deliver them).
         if (i + 1 < bytes.length) await ctx.sleep(2);
       }
@@ -374,6 +406,7 @@ const ids: CaseDef[] = [
     faults: { router: ['router-wrong-parity', 'router-id-zero', 'router-reuse-inflight-id'], worker: ['worker-wrong-parity', 'worker-id-zero', 'worker-reuse-inflight-id'] },
     async run(ctx) {
       const link = await open(ctx);
+      const since = performance.now();
       if (link.role === 'router' && ctx.hasStimulus) {
         const done = ctx.stimulus({ shard: ctx.shard, request: 'get_worker_stats', count: 3 });
         const seen: bigint[] = [];
@@ -387,9 +420,9 @@ const ids: CaseDef[] = [
         ctx.check(new Set(seen).size === seen.length, '[ID-4] concurrent requests must use distinct ids', 'distinct ids', seen.join(', '), 'ID-1');
         return;
       }
-      // Without a stimulus: watch what the target sends on its own (checked by the peer's id rules).
-      await link.peer.drain(500);
-      await probe(ctx, link, 'watching for unsolicited requests');
+      // Without a stimulus: watch what the target sends on its own for 500 ms after the handshake
+      // (checked by the peer's id rules), answering a request meanwhile.
+      await watchAfterHandshake(ctx, link, since, 500);
     },
   }),
 ];
@@ -408,7 +441,8 @@ const data: CaseDef[] = [
       const id = await link.peer.request(probeRequest());
       const r = await ctx.expectResponse(link.peer, id);
       checkProbeResult(ctx, link.role, r);
-      await link.peer.drain(300);
+      // A second response to `id` would be written before the answer to a later request.
+      await confirmProcessed(ctx, link, 'a first request', 'DATA-1');
       ctx.check(
         link.peer.strayResponses.length === 0,
         '[DATA-1] a request must get exactly one terminal response',
@@ -434,7 +468,7 @@ const data: CaseDef[] = [
       }
       await link.peer.sendBatch(frames, `8 requests ids ${idsSent.join(',')} in one write`);
       for (const id of idsSent) checkProbeResult(ctx, link.role, await ctx.expectResponse(link.peer, id, undefined, 'DATA-9'), 'DATA-9');
-      await link.peer.drain(200);
+      await confirmProcessed(ctx, link, 'eight concurrent requests', 'DATA-1');
       ctx.check(link.peer.strayResponses.length === 0, '[DATA-1] exactly one response per request', 'no extra responses', `extra responses for ${link.peer.strayResponses.join(', ')}`);
     },
   }),
@@ -807,8 +841,9 @@ const cancel: CaseDef[] = [
     async send(ctx, link) {
       const id = link.peer.plays === 'worker' ? 9999n : 9998n;
       await link.peer.sendPayload(id, CANCEL);
-      const got = await link.peer.drain(200);
-      const answered = got.filter((m) => m.kind === 'payload' && m.id === id);
+      // The probe behind the Cancel is handled after it: an answer to the Cancel would come first.
+      await probe(ctx, link, 'a Cancel for an unknown id', 'CAN-4');
+      const answered = link.peer.backlog.filter((m) => m.id === id);
       ctx.check(answered.length === 0, '[CAN-9] a Cancel is never answered', `nothing for id ${id}`, answered.map(describeMessage).join('; '), 'CAN-9');
     },
   }),
@@ -825,7 +860,7 @@ const cancel: CaseDef[] = [
       await link.peer.sendBatch([packetFrame(id, probeData()), packetFrame(id, encodePayload(CANCEL))], `request id=${id} and a Cancel for it`);
       const r = await ctx.expectResponse(link.peer, id, undefined, 'CAN-2');
       checkProbeResult(ctx, link.role, r, 'CAN-2');
-      await link.peer.drain(200);
+      await confirmProcessed(ctx, link, 'a request and a Cancel for it', 'CAN-2');
       ctx.check(link.peer.strayResponses.length === 0, '[CAN-2] an unnegotiated Cancel gets no response', 'no extra response', `extra responses ${link.peer.strayResponses.join(', ')}`, 'CAN-2');
     },
   }),
@@ -843,14 +878,9 @@ function observe(spec: { id: string; title: string; requirements: string[]; suff
     faults: { router: spec.suffix.map((s) => `router-${s}`), worker: spec.suffix.map((s) => `worker-${s}`) },
     async run(ctx) {
       const link = await open(ctx, spec.link);
-      // The peer checks every incoming frame against the session; violations fail the case.
-      await link.peer.drain(300);
-      if (!link.peer.isClosed) {
-        const id = await link.peer.request(probeRequest());
-        const m = await link.peer.awaitResponse(id, ctx.cfg.readTimeoutMs);
-        if (m.kind === 'payload' && m.payload.type === 'response') checkProbeResult(ctx, link.role, m.payload.body);
-        await link.peer.drain(150);
-      }
+      // 450 ms after the handshake, a request answered meanwhile (the answer is written under the
+      // same settings), and at least 150 ms after that answer.
+      await watchAfterHandshake(ctx, link, performance.now(), 450);
     },
   });
 }
