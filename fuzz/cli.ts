@@ -40,6 +40,11 @@ interface TargetFlags {
   allowInsecureTcp?: boolean;
   deadlineMs: number;
   handshakeDeadlineMs: number;
+  stimulusCommand?: string;
+  stimulusTimeoutMs?: number;
+  routerHandshakeTimeoutMs?: number;
+  timeScale?: number;
+  unknownShard?: number;
 }
 
 function intArg(name: string, min: number, max: number): (v: string) => number {
@@ -76,7 +81,16 @@ function addTargetOptions(cmd: Command): Command {
     .option('--tls-server-name <name>', 'name to verify the target certificate against')
     .option('--allow-insecure-tcp', 'allow plaintext tcp with a token or to a non-loopback host [TRN-2]')
     .option('--deadline-ms <ms>', 'deadline for each expected answer or close', intArg('--deadline-ms', 1, 600_000), DEFAULT_RUN_OPTIONS.deadlineMs)
-    .option('--handshake-deadline-ms <ms>', 'deadline for the handshake answer', intArg('--handshake-deadline-ms', 1, 600_000), DEFAULT_RUN_OPTIONS.handshakeDeadlineMs);
+    .option('--handshake-deadline-ms <ms>', 'deadline for the handshake answer', intArg('--handshake-deadline-ms', 1, 600_000), DEFAULT_RUN_OPTIONS.handshakeDeadlineMs)
+    .option('--stimulus-command <cmd>', 'router: command that makes the router send requests (target config stimulus.command: {address} {shard} {request} {count} {cancel} {pairing})')
+    .option('--stimulus-timeout-ms <ms>', 'router: how long the stimulus command may run', intArg('--stimulus-timeout-ms', 1, 600_000))
+    .option('--router-handshake-timeout-ms <ms>', "router: the router's configured handshake timeout [HS-6] (target config timeouts.handshakeMs; default 5000; 0 = unknown, no silent-handshake cases)", intArg('--router-handshake-timeout-ms', 0, 600_000))
+    .option('--time-scale <x>', 'multiply the handshake-timeout wait (slow machines)', (v) => {
+      const n = Number(v);
+      if (!(n > 0 && n <= 1000)) throw new InvalidArgumentError('--time-scale must be in (0, 1000]');
+      return n;
+    })
+    .option('--unknown-shard <n>', 'router: a shard id the router does not admit (target config shards.unknown)', intArg('--unknown-shard', 0, 0xffffffff));
 }
 
 function loadToken(f: TargetFlags): string | null {
@@ -98,6 +112,8 @@ async function buildTarget(role: 'router' | 'worker', f: TargetFlags, token: str
     ...(f.tlsServerName ? { serverName: f.tlsServerName } : {}),
     allowInsecureTcp: f.allowInsecureTcp ?? false,
     authTokenConfigured: token !== null,
+    ...(f.stimulusCommand ? { stimulusCommand: f.stimulusCommand } : {}),
+    ...(f.stimulusTimeoutMs ? { stimulusTimeoutMs: f.stimulusTimeoutMs } : {}),
   };
   if (role === 'router') return f.target ? routerAt(f.target, settings) : spawnRouter(f.spawn!, settings);
   return f.target ? listenWorkerTarget(f.target, { ...settings, shardId: f.shard }) : spawnWorkerTarget(f.spawn!, { shardId: f.shard });
@@ -111,6 +127,9 @@ function runOptions(f: TargetFlags, token: string | null, actions?: HostileActio
     shardId: f.shard,
     authToken: token,
     ...(actions ? { actions } : {}),
+    ...(f.routerHandshakeTimeoutMs !== undefined ? { routerHandshakeTimeoutMs: f.routerHandshakeTimeoutMs } : {}),
+    ...(f.timeScale !== undefined ? { timeScale: f.timeScale } : {}),
+    ...(f.unknownShard !== undefined ? { unknownShardId: f.unknownShard } : {}),
   };
 }
 
@@ -200,7 +219,7 @@ export function registerFuzzCommands(program: Command): void {
       const token = loadToken(o);
       const target = await buildTarget(role, { ...o, shard: o.shard || doc.shardId }, token);
       try {
-        const steps = stepsFromJson(doc.steps);
+        const steps = stepsFromJson(doc.steps, token);
         let failing = 0;
         for (let i = 0; i < o.repeat; i++) {
           const withLiveness = doc.failure.kind === 'liveness';

@@ -57,6 +57,7 @@ export const GUIDES: readonly string[] = [
   'reading-a-report',
   'ci-integration',
   'ci-github-actions',
+  'fuzzing',
 ];
 
 /** Reference pages (docs/<name>.md); `error-codes` is generated from src/errors.ts. */

@@ -7,7 +7,7 @@
 import { createRng, seedFromString, type Rng } from '../rng.js';
 import { formatRate } from '../util.js';
 import type { FuzzStep } from './model.js';
-import { expectationToJson, saveRegression, stepsToJson, type RegressionFile } from './regression.js';
+import { expectationToJson, redactBytes, saveRegression, stepsToJson, type RegressionFile } from './regression.js';
 import { executeCase, livenessProbe, type CaseResult, type Failure, type FuzzTarget, type RunOptions } from './runner.js';
 import { DEFAULT_SHRINK_BUDGET, shrinkSteps, type ShrinkBudget } from './shrink.js';
 
@@ -194,7 +194,7 @@ async function minimise(
       caseIndex: index,
       caseSeed: cs,
       shardId: opts.run.shardId,
-      steps: stepsToJson(steps),
+      steps: stepsToJson(steps, opts.run.authToken), // [SEC-2] the token and its derived variants are redacted
       expected: expectationToJson(finalResult.expectation),
       failure: finalFailure,
       observed: finalResult.observation,
@@ -208,7 +208,8 @@ async function minimise(
     log(`[fuzz] regression file: ${report.file}`);
   }
   for (const [n, s] of steps.entries()) {
-    const bytes = s.kind === 'frame' ? s.body : s.bytes;
+    // [SEC-2] never print the token (or a variant derived from it)
+    const bytes = redactBytes(s.kind === 'frame' ? s.body : s.bytes, opts.run.authToken).bytes;
     const hex = Buffer.from(bytes.subarray(0, 48)).toString('hex');
     log(`[fuzz]   step ${n} ${s.kind} ${bytes.length} B${s.note ? ` (${s.note})` : ''}: ${hex}${bytes.length > 48 ? '…' : ''}`);
   }

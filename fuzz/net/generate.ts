@@ -10,7 +10,7 @@ import type { Capabilities, CompressionAlgo, Request, RouterWelcome, RpcPayload,
 import { decodeWireFrame, encodePacketFrames, encodeRpcPayload, encodeWireFrame, zstdAvailable, zstdCompress } from '../../src/wire/index.js';
 import { negotiateHello, sanitizeCapabilities } from '../../src/engine/negotiation.js';
 import { fileTextArb, handshakeRejectArb, rpcPayloadArb, serviceableRequestArb, shardIndexArb, workerHelloArb } from '../arbitraries.js';
-import { modelToTree, writeCbor, type CborItem } from '../../conformance/cbor.js';
+import { framed, modelToTree, writeCbor, type CborItem } from '../../conformance/cbor.js';
 import { mutateBytes, mutateTree } from '../mutate.js';
 import type { Rng } from '../rng.js';
 import { stepBytes, type FuzzStep, type TargetRole } from './model.js';
@@ -66,7 +66,7 @@ export function randomOwnCaps(rng: Rng): Capabilities {
   return {
     max_frame_len: rng.pick([512, 1024, 4096, 65_536, 1 << 20]),
     max_packet_len: rng.pick([1024, 8192, 65_536, 1 << 20]),
-    supported_compression: rng.pick<CompressionAlgo[]>(zstd ? [['none'], ['zstd', 'none'], ['zstd', 'none'], ['none', 'zstd']] : [['none']]),
+    supported_compression: rng.pick<CompressionAlgo[]>(zstd ? [['none'], ['zstd', 'none'], ['zstd', 'none'], ['none', 'zstd'], ['zstd']] : [['none']]),
     supports_cancel: rng.chance(0.7),
     supports_chunking: rng.chance(0.7),
   };
@@ -102,9 +102,161 @@ function maybeMutateHandshake(frame: WireFrame, rng: Rng, p: number): FuzzStep {
   return { kind: 'frame', body: new Uint8Array(0), note: 'empty handshake frame' };
 }
 
+/**
+ * Rule-breaking Hello mutations (router targets). Each breaks one negotiation check of [HS-4]
+ * (limits, auth, version, compression, admission); a case combines 1–3 of them, so the oracle
+ * must know which Reject the FIRST failing check gives. `silent` / `stall-mid-frame` never
+ * complete the Hello: the router must close within its handshake timeout [HS-6].
+ */
+export const HANDSHAKE_MUTATIONS = [
+  'token-absent',
+  'token-wrong',
+  'token-truncated',
+  'token-case-changed',
+  'token-extra-byte',
+  'shard-unknown',
+  'shard-busy',
+  'version-mismatch',
+  'no-common-compression',
+  'zero-limit',
+  'not-hello',
+  'silent',
+  'stall-mid-frame',
+] as const;
+export type HandshakeMutation = (typeof HANDSHAKE_MUTATIONS)[number];
+
+/** How the Hello's auth_token relates to the configured one (recorded in notes as `token:<variant>`). */
+export type TokenVariant = 'exact' | 'absent' | 'wrong' | 'truncated' | 'case-changed' | 'extra-byte' | 'unexpected';
+
+function swapCase(s: string): string {
+  return [...s].map((ch) => (ch === ch.toUpperCase() ? ch.toLowerCase() : ch.toUpperCase())).join('');
+}
+
+/**
+ * The auth_token for a variant. Derived variants (truncated, case-changed, extra-byte) come from
+ * the real token, so they are as secret as it is: regression files and logs redact them
+ * (see regression.ts `redactSteps`). `wrong` and `unexpected` are random and unrelated.
+ */
+export function tokenFor(variant: TokenVariant, token: string | null, rng: Rng): string | null {
+  const random = (): string => {
+    let t: string;
+    do t = Buffer.from(rng.bytes(rng.int(4, 24))).toString('hex');
+    while (t === token);
+    return t;
+  };
+  if (variant === 'absent') return null;
+  if (token === null) return variant === 'exact' ? null : random(); // no token configured: any token is "unexpected" [SEC-7]
+  switch (variant) {
+    case 'exact':
+      return token;
+    case 'wrong':
+    case 'unexpected':
+      return random();
+    case 'truncated':
+      return token.slice(0, -1);
+    case 'case-changed': {
+      const swapped = swapCase(token);
+      return swapped !== token ? swapped : token.slice(0, -1); // no letters to change: truncate instead
+    }
+    case 'extra-byte':
+      return token + rng.pick(['x', '0', ' ', '=']);
+  }
+}
+
+/** The derived (secret) token variants, longest first, for redaction. */
+export function derivedTokenVariants(token: string): Array<{ variant: TokenVariant; text: string }> {
+  const out: Array<{ variant: TokenVariant; text: string }> = [{ variant: 'exact', text: token }];
+  const swapped = swapCase(token);
+  if (swapped !== token) out.push({ variant: 'case-changed', text: swapped });
+  if (token.length > 1) out.push({ variant: 'truncated', text: token.slice(0, -1) });
+  return out;
+}
+
+export interface HelloPlanOptions {
+  /** A shard id the router certainly does not admit (enables `shard-unknown`). */
+  unknownShardId?: number;
+  /** The router's handshake timeout, ms (enables `silent` / `stall-mid-frame`); 0 or absent: unknown. */
+  routerHandshakeTimeoutMs?: number;
+  /** Probability of a rule-breaking Hello (default 0.25). */
+  ruleBreakingProbability?: number;
+  /** Probability of a silent / stalled handshake when the timeout is known (default 0.03). */
+  silentProbability?: number;
+  /** Restrict the rule-breaking mutations (default all). */
+  mutations?: readonly HandshakeMutation[];
+}
+
 /** Router target: step 0, our Hello. */
-export function helloStep(rng: Rng, shardId: number, authToken: string | null, mutateProbability = 0.15): { hello: WorkerHello; step: FuzzStep } {
+export function helloStep(rng: Rng, shardId: number, authToken: string | null, mutateProbability = 0.15, plan: HelloPlanOptions = {}): { hello: WorkerHello; step: FuzzStep } {
   const hello = saneHello(rng, shardId, authToken);
+  const allowed = (plan.mutations ?? HANDSHAKE_MUTATIONS).filter((m) => m !== 'shard-unknown' || plan.unknownShardId !== undefined);
+  const timing = allowed.filter((m) => m === 'silent' || m === 'stall-mid-frame');
+  if (timing.length && (plan.routerHandshakeTimeoutMs ?? 0) > 0 && rng.chance(plan.silentProbability ?? 0.03)) {
+    // [HS-6] silence, or a stall inside the Hello (in the prefix or the body)
+    if (rng.pick(timing) === 'silent') return { hello, step: { kind: 'raw', bytes: new Uint8Array(0), note: 'hello silent' } };
+    const whole = framed(encodeWireFrame({ type: 'hello', body: hello }));
+    return { hello, step: { kind: 'raw', bytes: whole.subarray(0, rng.int(1, whole.length - 1)), note: 'hello stall-mid-frame' } };
+  }
+  if (allowed.includes('not-hello') && rng.chance(0.02)) {
+    // [HS-3] a first frame that decodes but is not a Hello: close, no Welcome
+    const other: WireFrame = rng.pick<WireFrame>([
+      { type: 'packet', body: { id: 1n, compression: 'none', data: encodeRpcPayload({ type: 'request', body: { type: 'get_worker_stats' } }) } },
+      { type: 'welcome', body: { worker_id: 1, shard_id: shardId, revision: 0n, chosen_version: { major: 3, minor: 0 }, chosen_capabilities: hello.capabilities } },
+      { type: 'unknown' },
+    ]);
+    return { hello, step: { kind: 'frame', body: encodeWireFrame(other), note: `hello not-hello:${other.type}` } };
+  }
+  const breaking = allowed.filter((m) => m !== 'silent' && m !== 'stall-mid-frame' && m !== 'not-hello');
+  if (breaking.length && rng.chance(plan.ruleBreakingProbability ?? 0.25)) {
+    const chosen = new Set<HandshakeMutation>();
+    const n = rng.pick([1, 1, 2, 2, 3]);
+    for (let i = 0; i < n; i++) chosen.add(rng.pick(breaking));
+    if (chosen.has('shard-busy') && chosen.has('shard-unknown')) chosen.delete(rng.pick(['shard-busy', 'shard-unknown'] as const));
+    const tokenMuts = [...chosen].filter((m) => m.startsWith('token-'));
+    for (const t of tokenMuts.slice(1)) chosen.delete(t); // one token variant per Hello
+    const notes: string[] = [];
+    for (const m of chosen) {
+      switch (m) {
+        case 'token-absent':
+        case 'token-wrong':
+        case 'token-truncated':
+        case 'token-case-changed':
+        case 'token-extra-byte': {
+          // without a configured token, a token in the Hello must be ignored [SEC-7]
+          const variant: TokenVariant = authToken === null && m !== 'token-absent' ? 'unexpected' : (m.slice(6) as TokenVariant);
+          hello.auth_token = tokenFor(variant, authToken, rng);
+          notes.push(`token:${variant}`);
+          break;
+        }
+        case 'shard-unknown':
+          hello.shard_id = plan.unknownShardId!;
+          notes.push('shard-unknown');
+          break;
+        case 'shard-busy':
+          notes.push('shard-busy'); // the runner first connects a holder for this shard
+          break;
+        case 'version-mismatch':
+          hello.supported_versions = rng.pick([
+            { min: { major: 2, minor: 0 }, max: { major: 2, minor: 9 } },
+            { min: { major: 4, minor: 0 }, max: { major: 4, minor: 1 } },
+            { min: { major: 3, minor: 1 }, max: { major: 3, minor: 0 } }, // inverted range
+          ]);
+          notes.push('version-mismatch');
+          break;
+        case 'no-common-compression':
+          hello.capabilities.supported_compression = rng.pick<CompressionAlgo[]>([[], ['unknown'], ['unknown', 'unknown']]);
+          notes.push('no-common-compression');
+          break;
+        case 'zero-limit':
+          if (rng.chance(0.5)) hello.capabilities.max_frame_len = 0;
+          else hello.capabilities.max_packet_len = 0;
+          notes.push('zero-limit');
+          break;
+        default:
+          break;
+      }
+    }
+    return { hello, step: { kind: 'frame', body: encodeWireFrame({ type: 'hello', body: hello }), note: `hello ${notes.join('+')}` } };
+  }
   if (rng.chance(0.03)) hello.capabilities.max_frame_len = 0; // [HS-4] must be rejected invalid_request
   return { hello, step: maybeMutateHandshake({ type: 'hello', body: hello }, rng, mutateProbability) };
 }

@@ -38,6 +38,8 @@ export interface Expectation {
   partialFrame?: boolean;
   /** The target must answer the handshake with a Reject of this code before closing. */
   rejectCode?: string;
+  /** The close is due to the router's handshake timeout [HS-6]: wait that long (scaled), not the case deadline. */
+  handshakeTimeout?: boolean;
 }
 
 /** One unit the fuzzer writes: a frame body (prefix added on the wire) or raw bytes. */
@@ -119,8 +121,12 @@ export function judgeHandshakeStep(
     // [FRM-3] [FRM-4] an over-limit (or empty) handshake frame closes the connection
     return end({ end: 'close', reason: `handshake frame refused (${codeOf(e)})`, rule: 'FRM-4' });
   }
-  // A partial first frame: the router times the handshake out after 5 s (SHOULD, [HS-6]).
-  if (bodies.length === 0) return end({ end: 'any', reason: 'handshake frame incomplete', partialFrame: true });
+  if (bodies.length === 0) {
+    // [HS-6] a router closes a connection whose handshake has not completed within its handshake
+    // timeout (silence, or a stall inside the first frame); the runner waits that long (scaled).
+    if (role === 'router') return end({ end: 'close', reason: 'handshake frame incomplete: the router must time the handshake out', rule: 'HS-6', partialFrame: true, handshakeTimeout: true });
+    return end({ end: 'any', reason: 'handshake frame incomplete', partialFrame: true });
+  }
   let frame: WireFrame;
   try {
     frame = decodeWireFrame(bodies[0]!);
@@ -179,6 +185,8 @@ export function judgeSession(targetRole: TargetRole, caps: Capabilities, steps: 
   const parity = targetRole === 'router' ? 1n : 0n;
   const stepRequestIds = new Map<bigint, number>();
   let shutdownId: bigint | undefined;
+  /** Step of the first unknown variant with a body [FWD-5], if any. */
+  let fwd5At: number | undefined;
   for (let i = firstIndex; i < steps.length; i++) {
     let bodies: Uint8Array[];
     try {
@@ -192,7 +200,14 @@ export function judgeSession(targetRole: TargetRole, caps: Capabilities, steps: 
       try {
         frame = decodeWireFrame(body);
       } catch (e) {
-        return stop(i, 'close', `frame does not decode (${codeOf(e)})`, 'DATA-5');
+        const code = codeOf(e);
+        // [FWD-5] SHOULD decode an unknown variant with a body as unknown and ignore it; the Rust
+        // reference closes: from here on the end is open or closed, later frames are judged as usual
+        if (code === 'SCHEMA_UNKNOWN_VARIANT_WITH_BODY') {
+          fwd5At ??= i;
+          continue;
+        }
+        return stop(i, 'close', `frame does not decode (${code})`, 'DATA-5');
       }
       if (frame.type === 'hello' || frame.type === 'welcome' || frame.type === 'reject') {
         return stop(i, 'close', `${frame.type} after the handshake`, 'HS-7');
@@ -214,7 +229,14 @@ export function judgeSession(targetRole: TargetRole, caps: Capabilities, steps: 
       try {
         payload = decodeRpcPayload(done.payload, { maxPacketBytes: clampLimit(caps.max_packet_len) });
       } catch (e) {
-        return stop(i, 'close', `payload does not decode (${codeOf(e)})`, 'DATA-5');
+        const code = codeOf(e);
+        if (code === 'SCHEMA_UNKNOWN_VARIANT_WITH_BODY') {
+          // [FWD-5] as above; decoded as unknown, an unknown Request is answered invalid_request [DATA-7]
+          fwd5At ??= i;
+          may.add(done.id);
+          continue;
+        }
+        return stop(i, 'close', `payload does not decode (${code})`, 'DATA-5');
       }
       const id = done.id;
       switch (payload.type) {
@@ -227,8 +249,9 @@ export function judgeSession(targetRole: TargetRole, caps: Capabilities, steps: 
             return stop(i, 'any', 'request id reused (in flight or not, depending on timing)');
           }
           stepRequestIds.set(id, i);
-          // requests after a Shutdown may or may not be served before the worker closes
-          if (shutdownId !== undefined) {
+          // requests after a Shutdown may or may not be served before the worker closes; after an
+          // unknown variant with a body [FWD-5] the target may already have closed
+          if (shutdownId !== undefined || fwd5At !== undefined) {
             may.add(id);
             break;
           }
@@ -263,6 +286,9 @@ export function judgeSession(targetRole: TargetRole, caps: Capabilities, steps: 
       }
     }
   }
+  if (fwd5At !== undefined) {
+    return { end: 'any', mustAnswer: [], mayAnswer: [...must, ...may], reason: 'unknown variant with a body (FWD-5: SHOULD ignore; closing is allowed)', rule: 'FWD-5', decidedAt: fwd5At };
+  }
   if (shutdownId !== undefined) {
     const others = [...must].filter((x) => x !== shutdownId);
     return { end: 'close', mustAnswer: [shutdownId], mayAnswer: [...may, ...others], reason: 'shutdown requested', rule: 'DATA-8' };
@@ -275,4 +301,95 @@ export function judgeSession(targetRole: TargetRole, caps: Capabilities, steps: 
     reason: partial ? 'the stream ends inside a frame' : 'every frame is valid',
     ...(partial ? { partialFrame: true } : {}),
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The router's answer to a Hello (router targets)
+// ---------------------------------------------------------------------------------------------
+
+/** What the fuzzer knows for certain about a router target's configuration. */
+export interface RouterKnowledge {
+  /** The token the router is configured with; null: no token configured (a Hello's token is ignored [SEC-7]). */
+  authToken: string | null;
+  /** Shard ids the router certainly does not admit. */
+  unknownShards: readonly number[];
+  /** A shard our holder connection occupies for this case (the shard-busy mutation). */
+  busyShard?: number;
+  /** The router may limit shards by an mTLS allowlist (unauthorized "shard authorization failed" [SEC-4]). */
+  shardAllowlist?: boolean;
+}
+
+/** One of the ordered negotiation checks [HS-4]. */
+export interface HandshakeCheck {
+  check: 'limits' | 'auth' | 'version' | 'compression' | 'admission';
+  /** `unknown`: depends on configuration the fuzzer does not know (e.g. a zstd-only offer). */
+  verdict: 'pass' | 'fail' | 'unknown';
+  /** Reject codes the check gives when it fails. */
+  codes: string[];
+  rule: string;
+  why: string;
+}
+
+export interface HandshakeVerdict {
+  /** A Welcome is a correct answer. */
+  welcome: boolean;
+  /** Reject codes that are correct answers (the first failing check's, plus those of undecidable checks before it). */
+  rejectCodes: string[];
+  /** The first check that certainly fails, if any: its rule is the one a Welcome breaks. */
+  decisive?: HandshakeCheck;
+  checks: HandshakeCheck[];
+}
+
+const V3_0 = { major: 3, minor: 0 };
+function cmpVersion(a: { major: number; minor: number }, b: { major: number; minor: number }): number {
+  return a.major !== b.major ? a.major - b.major : a.minor - b.minor;
+}
+
+/**
+ * The checks a router runs on a Hello, in the order of [HS-4]: limits → auth → version →
+ * compression → admission. Each is judged with what the fuzzer knows; the expected answer is the
+ * Reject of the first failing check (a Hello that breaks several rules at once names the first).
+ */
+export function expectedHandshake(hello: WorkerHello, k: RouterKnowledge): HandshakeVerdict {
+  const c = hello.capabilities;
+  const checks: HandshakeCheck[] = [];
+  // [HS-4] 1. a zero max_frame_len / max_packet_len is an invalid request
+  checks.push({ check: 'limits', verdict: c.max_frame_len === 0 || c.max_packet_len === 0 ? 'fail' : 'pass', codes: ['invalid_request'], rule: 'HS-4', why: 'a zero limit' });
+  // [SEC-1] 2. with a token configured the Hello's token must equal it; [SEC-7] without one it is ignored
+  checks.push({ check: 'auth', verdict: k.authToken !== null && hello.auth_token !== k.authToken ? 'fail' : 'pass', codes: ['unauthorized'], rule: 'SEC-1', why: hello.auth_token === null ? 'no auth token' : 'a wrong auth token' });
+  // [VER-1] 3. a v3 router supports 3.0 [VER-2]; a range without it that cannot overlap any 3.x fails
+  const v = hello.supported_versions;
+  const versionVerdict: HandshakeCheck['verdict'] =
+    cmpVersion(v.min, v.max) > 0 || cmpVersion(v.max, V3_0) < 0 || v.min.major >= 4 ? 'fail' : cmpVersion(v.min, V3_0) <= 0 ? 'pass' : 'unknown';
+  checks.push({ check: 'version', verdict: versionVerdict, codes: ['unsupported_version'], rule: 'VER-1', why: 'no common version' });
+  // [NEG-3] 4. a common compression algorithm; every router offers none [NEG-5]
+  const known = c.supported_compression.filter((a) => a !== 'unknown');
+  checks.push({ check: 'compression', verdict: known.includes('none') ? 'pass' : known.length === 0 ? 'fail' : 'unknown', codes: ['invalid_request'], rule: 'NEG-3', why: 'no common compression' });
+  // [HS-11] 5. admission: an unknown shard, or one that already has a connected worker. The lane's
+  // own shard may still be held by the previous case's session (timing), and an mTLS allowlist
+  // may refuse it [SEC-4]: undecidable.
+  const busy = k.busyShard !== undefined && hello.shard_id === k.busyShard;
+  const unknownShard = k.unknownShards.includes(hello.shard_id);
+  checks.push({ check: 'admission', verdict: busy || unknownShard ? 'fail' : 'unknown', codes: busy || unknownShard || !k.shardAllowlist ? ['invalid_request'] : ['invalid_request', 'unauthorized'], rule: 'HS-11', why: busy ? 'shard already has a connected worker' : 'unknown shard' });
+  const rejectCodes = new Set<string>();
+  for (const ch of checks) {
+    if (ch.verdict === 'pass') continue;
+    for (const code of ch.codes) rejectCodes.add(code);
+    if (ch.verdict === 'fail') return { welcome: false, rejectCodes: [...rejectCodes], decisive: ch, checks };
+  }
+  // admission is never 'pass' here, so "welcome or the undecidable checks' codes"
+  return { welcome: true, rejectCodes: [...rejectCodes], checks };
+}
+
+/** Decode step 0 as a Hello (router targets), or null. */
+export function helloOfStep(step: FuzzStep | undefined): WorkerHello | null {
+  if (!step) return null;
+  try {
+    const bodies = new FrameDecoder({ maxFrameBytes: PRE_HANDSHAKE_MAX_FRAME_BYTES }).push(stepBytes(step));
+    if (bodies.length !== 1) return null;
+    const f = decodeWireFrame(bodies[0]!);
+    return f.type === 'hello' ? f.body : null;
+  } catch {
+    return null;
+  }
 }

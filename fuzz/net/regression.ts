@@ -39,6 +39,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromHex, toHex } from '../../conformance/cbor.js';
+import { derivedTokenVariants, type TokenVariant } from './generate.js';
 import type { Expectation, FuzzStep, TargetRole } from './model.js';
 import type { Failure, Observation } from './runner.js';
 
@@ -53,7 +54,7 @@ export interface RegressionFile {
   caseIndex: number;
   caseSeed: number;
   shardId: number;
-  steps: Array<{ kind: 'frame' | 'raw'; hex: string; note?: string }>;
+  steps: Array<{ kind: 'frame' | 'raw'; hex: string; note?: string; tokenSlots?: TokenSlot[] }>;
   expected: { end: Expectation['end']; reason: string; rule?: string; mustAnswer: string[]; mayAnswer: string[] };
   failure: Failure;
   observed: Observation;
@@ -64,12 +65,59 @@ export interface RegressionFile {
   tool: string;
 }
 
-export function stepsToJson(steps: readonly FuzzStep[]): RegressionFile['steps'] {
-  return steps.map((s) => ({ kind: s.kind, hex: toHex(s.kind === 'frame' ? s.body : s.bytes), ...(s.note ? { note: s.note } : {}) }));
+/**
+ * Where an auth token (or a variant derived from it: case-changed, truncated; an extra byte leaves
+ * the token itself in place) was cut out of a step's bytes. The bytes hold `*` there; replay with
+ * the same token (`--auth-token-file` / `--auth-token-env`) writes the variant back [SEC-2].
+ */
+export interface TokenSlot {
+  offset: number;
+  variant: TokenVariant;
 }
 
-export function stepsFromJson(json: RegressionFile['steps']): FuzzStep[] {
-  return json.map((s) => (s.kind === 'frame' ? { kind: 'frame', body: fromHex(s.hex), ...(s.note ? { note: s.note } : {}) } : { kind: 'raw', bytes: fromHex(s.hex), ...(s.note ? { note: s.note } : {}) }));
+/** The bytes of a step with every token-derived substring replaced by `*`, and where. */
+export function redactBytes(bytes: Uint8Array, token: string | null): { bytes: Uint8Array; slots: TokenSlot[] } {
+  if (!token) return { bytes, slots: [] };
+  const out = Buffer.from(bytes);
+  const slots: TokenSlot[] = [];
+  for (const { variant, text } of derivedTokenVariants(token)) {
+    const needle = Buffer.from(text, 'utf8');
+    if (needle.length === 0 || (variant === 'truncated' && needle.length < 3)) continue;
+    for (let i = out.indexOf(needle); i >= 0; i = out.indexOf(needle, i + needle.length)) {
+      slots.push({ offset: i, variant });
+      out.fill(0x2a, i, i + needle.length);
+    }
+  }
+  return { bytes: new Uint8Array(out), slots };
+}
+
+/** Steps as stored: hex, with the auth token redacted (`token`: the configured token, if any). */
+export function stepsToJson(steps: readonly FuzzStep[], token: string | null = null): RegressionFile['steps'] {
+  return steps.map((s) => {
+    const { bytes, slots } = redactBytes(s.kind === 'frame' ? s.body : s.bytes, token);
+    return { kind: s.kind, hex: toHex(bytes), ...(s.note ? { note: s.note } : {}), ...(slots.length ? { tokenSlots: slots } : {}) };
+  });
+}
+
+/** Steps from a file; redacted token slots are filled from `token` (an error without it). */
+export function stepsFromJson(json: RegressionFile['steps'], token: string | null = null): FuzzStep[] {
+  return json.map((s) => {
+    let bytes = fromHex(s.hex);
+    if (s.tokenSlots?.length) {
+      if (!token) throw new Error('the steps contain a redacted auth token: give the same token with --auth-token-file or --auth-token-env');
+      const variants = new Map(derivedTokenVariants(token).map((v) => [v.variant, Buffer.from(v.text, 'utf8')]));
+      const out = Buffer.from(bytes);
+      for (const slot of s.tokenSlots) {
+        const v = variants.get(slot.variant);
+        if (!v || slot.offset + v.length > out.length || out.subarray(slot.offset, slot.offset + v.length).some((b) => b !== 0x2a)) {
+          throw new Error('the redacted auth token does not fit: replay with the token the file was made with');
+        }
+        v.copy(out, slot.offset);
+      }
+      bytes = new Uint8Array(out);
+    }
+    return s.kind === 'frame' ? { kind: 'frame', body: bytes, ...(s.note ? { note: s.note } : {}) } : { kind: 'raw', bytes, ...(s.note ? { note: s.note } : {}) };
+  });
 }
 
 export function expectationToJson(e: Expectation): RegressionFile['expected'] {
@@ -90,6 +138,9 @@ export function validateRegression(doc: unknown): RegressionFile {
   d.steps.forEach((s, i) => {
     if (!s || (s.kind !== 'frame' && s.kind !== 'raw')) bad(`steps[${i}].kind must be frame or raw`);
     if (typeof s.hex !== 'string' || !/^(?:[0-9a-f]{2})*$/i.test(s.hex)) bad(`steps[${i}].hex must be hex`);
+    if (s.tokenSlots !== undefined && (!Array.isArray(s.tokenSlots) || s.tokenSlots.some((t) => !Number.isInteger(t?.offset) || t.offset < 0 || typeof t.variant !== 'string'))) {
+      bad(`steps[${i}].tokenSlots must be a list of { offset, variant }`);
+    }
   });
   if (typeof d.shardId !== 'number' || !Number.isInteger(d.shardId) || d.shardId < 0) return bad('shardId must be a u32');
   if (!d.failure || typeof d.failure.kind !== 'string') return bad('failure.kind missing');

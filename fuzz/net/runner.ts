@@ -13,8 +13,20 @@ import { checkWelcome } from '../../src/engine/negotiation.js';
 import { framed } from '../../conformance/cbor.js';
 import type { Rng } from '../rng.js';
 import { createRng } from '../rng.js';
-import { SessionGenerator, helloStep, targetParity, welcomeStep, type HostileAction } from './generate.js';
-import { clampLimit, packetRuleFor, judgeHandshakeStep, judgeSession, stepBytes, type Expectation, type FuzzStep, type TargetRole } from './model.js';
+import { SessionGenerator, helloStep, targetParity, welcomeStep, type HandshakeMutation, type HostileAction } from './generate.js';
+import {
+  clampLimit,
+  expectedHandshake,
+  helloOfStep,
+  packetRuleFor,
+  judgeHandshakeStep,
+  judgeSession,
+  stepBytes,
+  type Expectation,
+  type FuzzStep,
+  type RouterKnowledge,
+  type TargetRole,
+} from './model.js';
 
 /** One connection to the target, as a case sees it. */
 export interface TargetConnection {
@@ -35,8 +47,16 @@ export interface FuzzTarget {
   open(signal: AbortSignal): Promise<TargetConnection>;
   /** False once a long-lived target process has died (router spawn mode). */
   alive(): boolean;
+  /**
+   * Router targets: make the router send `count` requests to the worker connected for `shardId`
+   * (embedded: a direct call on the reference router; external: the target config's stimulus
+   * command). Resolves once the requests were issued (or could not be); `signal` ends them.
+   */
+  stimulus?(shardId: number, count: number, signal: AbortSignal): Promise<void>;
   /** Whether a liveness probe on a fresh connection is meaningful (not for per-case worker processes). */
   readonly probeFreshConnection: boolean;
+  /** Router targets: the router's handshake timeout when the target knows it (embedded settings), ms. */
+  readonly handshakeTimeoutMs?: number;
   logTail(): string;
   close(): Promise<void>;
 }
@@ -60,7 +80,27 @@ export interface RunOptions {
   postHandshakeDelayMs?: number;
   /** Worker targets: pause after the worker's Hello before answering, to catch early packets [HS-8], ms. Default 10. */
   preWelcomeDelayMs?: number;
+  /**
+   * Router targets: the router's configured handshake timeout, ms [HS-6]. Silent / stalled
+   * handshakes expect the close within it (times `timeScale`, plus a margin). 0: unknown (no such cases).
+   */
+  routerHandshakeTimeoutMs?: number;
+  /** Multiplies the handshake-timeout wait (slow machines). Default 1. */
+  timeScale?: number;
+  /** Router targets: a shard id the router does not admit (default 4000000000, the target config's `shards.unknown`). */
+  unknownShardId?: number;
+  /** Router targets: the router may refuse shards by an mTLS allowlist [SEC-4]. */
+  shardAllowlist?: boolean;
+  /** Router targets: restrict the Hello mutations (default all). */
+  handshakeMutations?: readonly HandshakeMutation[];
+  /** Router targets with a stimulus: probability that a case makes the router send requests. Default 0.3. */
+  stimulusProbability?: number;
 }
+
+/** The target config's default unknown shard (docs/target-config.md `shards.unknown`). */
+export const DEFAULT_UNKNOWN_SHARD = 4_000_000_000;
+/** The note of the (empty) step that makes the router send requests (kept in regression files). */
+export const STIMULUS_NOTE = 'stimulus';
 
 export const DEFAULT_RUN_OPTIONS: RunOptions = { deadlineMs: 3000, handshakeDeadlineMs: 3000, graceMs: 50, shardId: 0, authToken: null, postHandshakeDelayMs: 15, preWelcomeDelayMs: 10 };
 
@@ -75,6 +115,8 @@ export type FailureKind =
   | 'unsolicited-response'
   | 'handshake-unanswered'
   | 'bad-welcome'
+  | 'admitted'
+  | 'wrong-reject'
   | 'target-violation'
   | 'liveness';
 
@@ -113,8 +155,13 @@ export interface CaseResult {
 
 class TargetReader {
   readonly frames: WireFrame[] = [];
+  /** Body length of each frame in `frames` (frames read before the session began were decoded under the 1 MiB pre-handshake limit). */
+  private readonly frameBytes: number[] = [];
   readonly responses = new Map<bigint, number>();
   readonly violations: string[] = [];
+  /** Ids of the requests the target sent; the fuzzer never answers them, so all stay in flight. */
+  readonly targetRequestIds = new Set<bigint>();
+  targetRequests = 0;
   closed = false;
   closedAt = 0;
   private readonly decoder = new FrameDecoder({ maxFrameBytes: PRE_HANDSHAKE_MAX_FRAME_BYTES });
@@ -148,7 +195,15 @@ class TargetReader {
     this.decoder.maxFrameBytes = clampLimit(caps.max_frame_len);
     this.reassembler = new Reassembler({ maxPacketBytes: clampLimit(caps.max_packet_len), compression: caps.supported_compression, chunking: caps.supports_chunking });
     // frames that came in the same read as the handshake answer belong to the session
-    for (const f of this.frames.slice(1)) this.onSessionFrame(f);
+    for (const [i, f] of this.frames.entries()) {
+      if (i === 0) continue;
+      // [FRM-5] they were read under the pre-handshake limit: hold them to the negotiated one
+      if (this.frameBytes[i]! > caps.max_frame_len) {
+        this.violations.push('target sent a bad frame (FRAME_TOO_LARGE) [FRM-5]');
+        return;
+      }
+      this.onSessionFrame(f);
+    }
   }
 
   private wake(): void {
@@ -170,7 +225,7 @@ class TargetReader {
       return;
     }
     for (const body of bodies) {
-      if (this.secret && this.secret.length >= 4 && Buffer.from(body).includes(this.secret)) {
+      if (this.secrets.some((sec) => sec.length >= 4 && Buffer.from(body).includes(sec))) {
         this.violations.push('target echoed an auth token in a frame [SEC-2]');
         break;
       }
@@ -182,13 +237,14 @@ class TargetReader {
         break;
       }
       this.frames.push(frame);
+      this.frameBytes.push(body.length);
       if (this.caps) this.onSessionFrame(frame);
     }
     this.wake();
   }
 
-  /** [SEC-2] a token the target must never send back (the worker's own, or the router's expected one). */
-  secret: Buffer | null = null;
+  /** [SEC-2] tokens the target must never send back (the worker's own; the router's expected one and every token our Hello carried). */
+  secrets: Buffer[] = [];
 
   private onSessionFrame(frame: WireFrame): void {
     if (frame.type === 'packet' || frame.type === 'packet_chunk') this.onPacket(frame);
@@ -218,20 +274,24 @@ class TargetReader {
       const p = decodeRpcPayload(done.payload, { maxPacketBytes: clampLimit(this.caps!.max_packet_len) });
       if (p.type === 'response') this.responses.set(done.id, (this.responses.get(done.id) ?? 0) + 1);
       else if (p.type === 'request') {
-        // the target's own requests carry its own parity [ID-1]
+        this.targetRequests++;
+        // [ID-1] the target's own requests carry its own parity (router even, worker odd)
         const own = this.targetRole === 'router' ? 0n : 1n;
         if (done.id % 2n !== own) this.violations.push('target request with the wrong id parity [ID-1]');
+        // [ID-4] we never answer, so every request it sent is still in flight: a repeated id is a duplicate in flight
+        else if (this.targetRequestIds.has(done.id)) this.violations.push(`target reused the id of a request still in flight [ID-4]`);
+        this.targetRequestIds.add(done.id);
       }
     } catch (e) {
       this.violations.push(`target sent an undecodable payload (${isProtocolError(e) ? e.code : 'error'}) [DATA-5]`);
     }
   }
 
-  /** Wait until `pred()` holds, the connection closes, or `ms` pass. Returns pred(). */
-  async waitFor(pred: () => boolean, ms: number): Promise<boolean> {
+  /** Wait until `pred()` holds, the connection closes, (by default) the target misbehaves, or `ms` pass. Returns pred(). */
+  async waitFor(pred: () => boolean, ms: number, stopOnViolation = true): Promise<boolean> {
     const deadline = performance.now() + ms;
     while (!pred()) {
-      if (this.closed || this.violations.length) return pred();
+      if (this.closed || (stopOnViolation && this.violations.length)) return pred();
       const left = deadline - performance.now();
       if (left <= 0) return false;
       await new Promise<void>((resolve) => {
@@ -252,8 +312,9 @@ class TargetReader {
     return this.closed ? 'closed' : 'timeout';
   }
 
+  /** A close is owed whatever the target sent meanwhile (its later frames are a consequence of not closing). */
   async waitClosed(ms: number): Promise<boolean> {
-    return this.waitFor(() => this.closed, ms);
+    return this.waitFor(() => this.closed, ms, false);
   }
 }
 
@@ -329,7 +390,8 @@ export async function executeCase(
   const ac = new AbortController();
   const conn = await target.open(ac.signal);
   const reader = new TargetReader(conn.socket, role);
-  if (role === 'router' && opts.authToken) reader.secret = Buffer.from(opts.authToken, 'utf8');
+  if (role === 'router' && opts.authToken) reader.secrets.push(Buffer.from(opts.authToken, 'utf8'));
+  let holder: Holder | null = null;
   const obs: Observation = { handshake: 'not-sent', closed: false, responses: {}, targetViolations: [] };
   const steps: FuzzStep[] = [];
   let expectation: Expectation = { end: 'any', mustAnswer: [], mayAnswer: [], reason: 'not judged' };
@@ -351,7 +413,7 @@ export async function executeCase(
       obs.handshake = 'hello-received';
       workerHello = first.body;
       // [SEC-2] the worker's own token must never come back in a later frame (its Hello is frame 0)
-      if (workerHello.auth_token) reader.secret = Buffer.from(workerHello.auth_token, 'utf8');
+      if (workerHello.auth_token) reader.secrets.push(Buffer.from(workerHello.auth_token, 'utf8'));
       // [HS-8] nothing may follow the Hello before our Welcome: wait a moment and look
       if (opts.preWelcomeDelayMs) await sleep(opts.preWelcomeDelayMs);
       if (reader.earlyFrames.length) {
@@ -359,27 +421,76 @@ export async function executeCase(
         throw new CaseAbort();
       }
     }
+    const hsTimeoutMs = routerHandshakeTimeout(target, opts);
     const step0: FuzzStep =
       fixed?.[0] ??
-      (role === 'router' ? helloStep(rng, opts.shardId, opts.authToken).step : welcomeStep(rng, workerHello!).step);
+      (role === 'router'
+        ? helloStep(rng, opts.shardId, opts.authToken, 0.15, {
+            unknownShardId: opts.unknownShardId ?? DEFAULT_UNKNOWN_SHARD,
+            routerHandshakeTimeoutMs: hsTimeoutMs,
+            ...(opts.handshakeMutations ? { mutations: opts.handshakeMutations } : {}),
+          }).step
+        : welcomeStep(rng, workerHello!).step);
     steps.push(step0);
-    const judged = judgeHandshakeStep(role, step0, workerHello);
+    let judged = judgeHandshakeStep(role, step0, workerHello);
+    const sentHello = role === 'router' ? helloOfStep(step0) : null;
+    // [SEC-2] whatever token our Hello carried (the real one or one derived from it) must never come back
+    if (sentHello?.auth_token) reader.secrets.push(Buffer.from(sentHello.auth_token, 'utf8'));
+    // a zero-limit Hello is judged with the other checks: the order decides the Reject [HS-4]
+    if (sentHello && !judged.proceed && judged.expectation.rejectCode) judged = { proceed: true, frame: { type: 'hello', body: sentHello } };
+    if (!judged.proceed && judged.expectation.handshakeTimeout && hsTimeoutMs <= 0) {
+      judged = { proceed: false, expectation: { ...judged.expectation, end: 'any', reason: `${judged.expectation.reason} (its timeout is unknown)` } };
+    }
+    let busyShard: number | undefined;
+    if (sentHello && (step0.note ?? '').includes('shard-busy')) {
+      // [HS-11] a holder connection takes the shard first; our Hello for it must then be refused
+      holder = await openHolder(target, opts, sentHello.shard_id, ac.signal);
+      if (holder.welcomed) busyShard = sentHello.shard_id;
+    }
+    const knowledge: RouterKnowledge = {
+      authToken: opts.authToken,
+      unknownShards: [opts.unknownShardId ?? DEFAULT_UNKNOWN_SHARD],
+      ...(busyShard !== undefined ? { busyShard } : {}),
+      ...(opts.shardAllowlist ? { shardAllowlist: true } : {}),
+    };
     write(conn.socket, stepBytes(step0));
     if (!judged.proceed) {
       expectation = judged.expectation;
     } else if (role === 'router') {
       const hello = (judged.frame as Extract<WireFrame, { type: 'hello' }>).body;
+      const verdict = expectedHandshake(hello, knowledge);
       const answer = await reader.handshakeFrame(0, opts.handshakeDeadlineMs);
       if (answer === 'closed' || answer === 'timeout') {
         obs.handshake = answer;
-        // [HS-2] a Hello is answered with exactly one Welcome or Reject
-        fail('handshake-unanswered', 'HS-2', `valid hello: connection ${answer === 'closed' ? 'closed' : 'silent'} without Welcome or Reject`);
+        if (answer === 'closed' && !verdict.welcome) {
+          // [HS-5] a failed check sends its Reject before closing
+          fail('no-reject', 'HS-5', `expected Reject ${verdict.rejectCodes.join(' or ')} (${verdict.decisive!.why}); the connection closed without it`);
+        } else {
+          // [HS-2] a Hello is answered with exactly one Welcome or Reject
+          fail('handshake-unanswered', 'HS-2', `hello: connection ${answer === 'closed' ? 'closed' : 'silent'} without Welcome or Reject`);
+        }
         throw new CaseAbort();
       }
       if (answer.type === 'reject') {
         obs.handshake = 'reject';
         obs.rejectCode = answer.body.code;
         expectation = { end: 'close', mustAnswer: [], mayAnswer: [], reason: 'router rejected the hello', rule: 'HS-5', decidedAt: 0 };
+        if (!verdict.rejectCodes.includes(answer.body.code)) {
+          const failing = verdict.checks.filter((c) => c.verdict === 'fail');
+          // [SEC-7] without a configured token the Hello's token is ignored (never unauthorized);
+          // [HS-4] several broken rules: the first check in order decides; one broken rule: its own
+          // code ([SEC-1], [HS-11], [VER-1], [NEG-3])
+          const rule =
+            answer.body.code === 'unauthorized' && opts.authToken === null && hello.auth_token !== null ? 'SEC-7' : failing.length > 1 ? 'HS-4' : failing.length === 1 ? failing[0]!.rule : 'HS-4';
+          const want = [...(verdict.welcome ? ['a Welcome'] : []), ...verdict.rejectCodes.map((c) => `Reject ${c}`)].join(' or ');
+          const hint = answer.body.code === 'unauthorized' && opts.authToken === null ? ' (if the router has a token configured, give it to the fuzzer with --auth-token-file)' : '';
+          fail('wrong-reject', rule, `hello answered with Reject ${answer.body.code}; expected ${want}${verdict.decisive ? ` (first failing check: ${verdict.decisive.check}, ${verdict.decisive.why})` : ''}${hint}`);
+        }
+      } else if (answer.type === 'welcome' && !verdict.welcome) {
+        obs.handshake = 'welcome';
+        const d = verdict.decisive!;
+        fail('admitted', d.rule, `the router welcomed a Hello it must refuse with Reject ${d.codes.join(' or ')} (${d.why})`);
+        throw new CaseAbort();
       } else if (answer.type !== 'welcome') {
         obs.handshake = 'other';
         fail('handshake-unanswered', 'HS-2', `hello answered with ${answer.type}`);
@@ -398,9 +509,15 @@ export async function executeCase(
         caps = welcome.chosen_capabilities;
         reader.enterSession(caps);
         const rest = fixed ? fixed.slice(1) : new SessionGenerator({ role, caps, shardId: hello.shard_id, rng, ...(opts.actions ? { actions: opts.actions } : {}) }).session();
+        // now and then the router is made to send requests (their ids, frames and packets are checked [ID-1] [ID-2] [ID-4])
+        if (!fixed && target.stimulus && rng.chance(opts.stimulusProbability ?? 0.3)) rest.push({ kind: 'raw', bytes: new Uint8Array(0), note: STIMULUS_NOTE });
         steps.push(...rest);
         for (const s of rest) write(conn.socket, stepBytes(s));
         expectation = judgeSession(role, caps, steps, 1, hello.shard_id);
+        if (target.stimulus && rest.some(isStimulusStep)) {
+          await target.stimulus(hello.shard_id, 2, ac.signal).catch(() => undefined);
+          await reader.waitFor(() => reader.targetRequests >= 2, Math.min(opts.deadlineMs, 1000));
+        }
       }
     } else {
       const welcome = (judged.frame as Extract<WireFrame, { type: 'welcome' }>).body;
@@ -418,9 +535,12 @@ export async function executeCase(
     const answered = (id: bigint): boolean => (reader.responses.get(id) ?? 0) > 0;
     await reader.waitFor(() => expectation.mustAnswer.every(answered), opts.deadlineMs);
     if (expectation.end === 'close') {
-      const closed = await reader.waitClosed(opts.deadlineMs);
-      if (!closed && !reader.violations.length) {
-        fail('no-close', expectation.rule ?? 'FRM-1', `expected the target to close (${expectation.reason}); still open after ${opts.deadlineMs} ms`);
+      // [HS-6] a handshake timeout is waited for as configured (scaled), with a margin
+      const scale = opts.timeScale ?? 1;
+      const waitMs = expectation.handshakeTimeout ? Math.round((hsTimeoutMs + Math.max(1000, hsTimeoutMs / 2)) * scale) : opts.deadlineMs;
+      const closed = await reader.waitClosed(waitMs);
+      if (!closed) {
+        fail('no-close', expectation.rule ?? 'FRM-1', `expected the target to close (${expectation.reason}); still open after ${waitMs} ms`);
       }
       if (expectation.rejectCode && role === 'router') {
         const rej = reader.frames.find((f) => f.type === 'reject') as Extract<WireFrame, { type: 'reject' }> | undefined;
@@ -459,8 +579,6 @@ export async function executeCase(
       // an answer owed before a required close (Shutdown) [DATA-8]
       else fail('missing-response', expectation.rule ?? 'DATA-1', `closed without answering request id ${id} (${expectation.reason})`);
     }
-    // the target's own broken output explains everything after it: it takes precedence
-    if (reader.violations.length) failure = { kind: 'target-violation', rule: reader.violations[0]!.match(/\[([A-Z]+-\d+)\]/)?.[1] ?? 'FRM-1', detail: reader.violations[0]! };
   } catch (e) {
     if (!(e instanceof CaseAbort)) throw e;
   } finally {
@@ -469,9 +587,15 @@ export async function executeCase(
     obs.responses = Object.fromEntries([...reader.responses].map(([k, v]) => [k.toString(), v]));
     obs.targetViolations = [...reader.violations];
     await closeQuietly(conn.socket);
+    if (holder) await holder.release();
     obs.exit = conn.exitStatus();
     await conn.release();
     ac.abort();
+  }
+  // The target's own broken output explains everything after it (also a handshake it cut short):
+  // it takes precedence, except over a close it owed for our input first (what it sent instead is a consequence).
+  if (reader.violations.length && (failure as Failure | null)?.kind !== 'no-close') {
+    failure = { kind: 'target-violation', rule: reader.violations[0]!.match(/\[([A-Z]+-\d+)\]/)?.[1] ?? 'FRM-1', detail: reader.violations[0]! };
   }
   // a crash of a per-connection process (killed by a signal) or of the long-lived target
   const exit = obs.exit;
@@ -485,6 +609,44 @@ export async function executeCase(
 }
 
 class CaseAbort extends Error {}
+
+/** The (empty) step that makes the router send requests. */
+export function isStimulusStep(s: FuzzStep): boolean {
+  return s.kind === 'raw' && s.bytes.length === 0 && s.note === STIMULUS_NOTE;
+}
+
+/** The router's handshake timeout the fuzzer relies on [HS-6]: given, known to the target, or the spec's 5 s. */
+function routerHandshakeTimeout(target: FuzzTarget, opts: RunOptions): number {
+  return opts.routerHandshakeTimeoutMs ?? target.handshakeTimeoutMs ?? 5000;
+}
+
+interface Holder {
+  welcomed: boolean;
+  release(): Promise<void>;
+}
+
+/** A second connection with a valid Hello for `shardId` (the shard-busy mutation [HS-11]). */
+async function openHolder(target: FuzzTarget, opts: RunOptions, shardId: number, signal: AbortSignal): Promise<Holder> {
+  const conn = await target.open(signal);
+  const reader = new TargetReader(conn.socket, 'router');
+  const hello: WorkerHello = {
+    shard_id: shardId,
+    auth_token: opts.authToken,
+    supported_versions: { min: { major: 3, minor: 0 }, max: { major: 3, minor: 0 } },
+    capabilities: { max_frame_len: 65_536, max_packet_len: 1 << 20, supported_compression: ['none'], supports_cancel: true, supports_chunking: true },
+    cached_index_info: null,
+    worker_build: null,
+  };
+  write(conn.socket, framed(encodeWireFrame({ type: 'hello', body: hello })));
+  const answer = await reader.handshakeFrame(0, opts.handshakeDeadlineMs);
+  return {
+    welcomed: typeof answer !== 'string' && answer.type === 'welcome' && !reader.closed,
+    async release() {
+      await closeQuietly(conn.socket);
+      await conn.release();
+    },
+  };
+}
 
 /**
  * Liveness: a fresh connection with a valid handshake and one request must be served.

@@ -17,11 +17,15 @@ export interface ConnectSettings extends TlsOptions {
   allowInsecureTcp?: boolean;
   authTokenConfigured?: boolean;
   connectTimeoutMs?: number;
+  /** Router targets: the target config's stimulus command (see docs/target-config.md, "Router stimulus"). */
+  stimulusCommand?: string;
+  stimulusTimeoutMs?: number;
 }
 
 /** A router that is already running at `address`. */
 export function routerAt(address: string, settings: ConnectSettings = {}): FuzzTarget {
   const t = attachRouter(address, { ...settings, connectTimeoutMs: settings.connectTimeoutMs ?? 5000 });
+  const stimulus = t.stimulus;
   return {
     role: 'router',
     describe: t.describe,
@@ -30,6 +34,15 @@ export function routerAt(address: string, settings: ConnectSettings = {}): FuzzT
       const socket = await t.connect(signal);
       return plainConnection(socket);
     },
+    // The command is started and left running: the fuzzer never answers the router's requests, so
+    // it would only finish at its own timeout; the case's end stops it (signal).
+    ...(stimulus
+      ? {
+          async stimulus(shardId: number, count: number, signal: AbortSignal) {
+            void stimulus({ shard: shardId, request: 'get_worker_stats', count }, signal).catch(() => undefined);
+          },
+        }
+      : {}),
     alive: () => true,
     logTail: () => '',
     close: () => t.close(),
@@ -128,7 +141,7 @@ export async function listenWorkerTarget(address: string, opts: ConnectSettings 
  * The reference worker in this process, one fresh worker per connection (tests, benchmarks).
  * `faults` are reference fault names (src/peers/faults.ts).
  */
-export async function inProcessWorker(opts: { shardId?: number; faults?: readonly string[]; capabilities?: Record<string, unknown> } = {}): Promise<FuzzTarget> {
+export async function inProcessWorker(opts: { shardId?: number; faults?: readonly string[]; authToken?: string; capabilities?: Record<string, unknown> } = {}): Promise<FuzzTarget> {
   const { startReferenceWorker } = await import('../../src/peers/worker.js');
   const dir = mkdtempSync(join(tmpdir(), 'ncfw-'));
   const shardId = opts.shardId ?? 0;
@@ -143,7 +156,14 @@ export async function inProcessWorker(opts: { shardId?: number; faults?: readonl
       const sockP = new Promise<Duplex>((r) => (resolveSock = r));
       const listener = await listenTransport(`unix:${join(dir, `w${serial++}.sock`)}`, {}, (sock) => resolveSock(sock));
       // The handshake only completes once the fuzzer answers, so the start is not awaited here.
-      const started = startReferenceWorker({ connect: listener.address, shardId, faults: opts.faults ?? [], log: null, ...(opts.capabilities ?? {}) });
+      const started = startReferenceWorker({
+        connect: listener.address,
+        shardId,
+        faults: opts.faults ?? [],
+        log: null,
+        ...(opts.authToken !== undefined ? { authToken: opts.authToken } : {}),
+        ...(opts.capabilities ?? {}),
+      });
       started.catch(() => {});
       let timer: NodeJS.Timeout | undefined;
       const socket = await Promise.race([
@@ -168,20 +188,45 @@ export async function inProcessWorker(opts: { shardId?: number; faults?: readonl
   };
 }
 
-/** The reference router in this process (tests, benchmarks). */
-export async function inProcessRouter(opts: { shards?: number[]; faults?: readonly string[]; options?: Record<string, unknown> } = {}): Promise<FuzzTarget> {
+/** The in-process router's handshake timeout (short, so silent-handshake cases [HS-6] stay cheap). */
+export const IN_PROCESS_ROUTER_HANDSHAKE_TIMEOUT_MS = 1000;
+
+/**
+ * The reference router in this process (tests, benchmarks). Its stimulus calls the router
+ * directly, like the embedded conformance target: `count` concurrent get_worker_stats calls on
+ * the session of the shard, ended by the case's signal.
+ */
+export async function inProcessRouter(
+  opts: { shards?: number[]; faults?: readonly string[]; authToken?: string; handshakeTimeoutMs?: number; options?: Record<string, unknown> } = {},
+): Promise<FuzzTarget> {
   const { startReferenceRouter } = await import('../../src/peers/router.js');
   const dir = mkdtempSync(join(tmpdir(), 'ncfr-'));
+  const handshakeTimeoutMs = opts.handshakeTimeoutMs ?? IN_PROCESS_ROUTER_HANDSHAKE_TIMEOUT_MS;
   const handle = await startReferenceRouter({
     listen: `unix:${join(dir, 'r.sock')}`,
     shards: opts.shards ?? [0],
     faults: opts.faults ?? [],
     log: null,
+    handshakeTimeoutMs,
+    ...(opts.authToken !== undefined ? { authToken: opts.authToken } : {}),
     ...(opts.options ?? {}),
   });
   const inner = routerAt(handle.address);
   return {
     ...inner,
+    handshakeTimeoutMs,
+    async stimulus(shardId, count, signal) {
+      let session;
+      try {
+        session = await handle.waitForWorker(shardId, 1000);
+      } catch {
+        return; // no session (the case's connection already closed)
+      }
+      for (let i = 0; i < count; i++) {
+        session.call({ type: 'get_worker_stats' }, { signal, timeoutMs: 10_000 }).catch(() => undefined);
+      }
+      await new Promise((r) => setImmediate(r));
+    },
     describe: `in-process reference router${opts.faults?.length ? ` (faults: ${opts.faults.join(', ')})` : ''}`,
     async close() {
       await handle.close();
