@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildRegistry } from './cases/index.js';
 import { NOT_TESTABLE } from './not-testable.js';
-import { allRequirements, parseSeed } from './requirements.js';
+import { allRequirements } from './requirements.js';
 
 const cases = buildRegistry().all();
 const reqs = allRequirements();
@@ -35,12 +35,5 @@ describe('requirement coverage', () => {
     // A case graded MUST on a SHOULD requirement would fail conforming targets.
     const wrong = cases.filter((c) => c.strength === 'MUST' && reqs.get(c.requirements[0]!)?.strength === 'SHOULD').map((c) => `${c.id} (${c.requirements[0]})`);
     expect(wrong).toEqual([]);
-  });
-
-  it('the seed parser reads requirement lines', () => {
-    expect(parseSeed('- FRM-3 [MUST] B: A receiver checks the length.\n- HS-6 [SHOULD] R: closes after 5 s.')).toEqual([
-      { id: 'FRM-3', strength: 'MUST', role: 'both', text: 'A receiver checks the length.' },
-      { id: 'HS-6', strength: 'SHOULD', role: 'router', text: 'closes after 5 s.' },
-    ]);
   });
 });

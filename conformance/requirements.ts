@@ -1,10 +1,10 @@
 /**
- * Requirement texts for reports: spec/requirements.json (generated from the spec chapters by
- * scripts/spec-index.ts) when present, else the seed list spec/requirements-seed.md.
+ * Requirement texts for reports: spec/requirements.json, generated from the spec chapters by
+ * scripts/spec-index.ts.
  *
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { findSpecDir, loadRequirements } from '../scripts/spec-index.js';
 
@@ -16,20 +16,6 @@ export interface ReqInfo {
   text: string;
   /** Link target inside the spec, when known (chapter#anchor). */
   anchor?: string;
-}
-
-const SEED_LINE = /^- ([A-Z]{2,5}-[0-9]+) \[(MUST|SHOULD|MAY|INFO)\](?: ([RWB]))?:? ?(.*)$/;
-
-/** Parse the seed list (fallback until requirements.json exists). Exported for tests. */
-export function parseSeed(markdown: string): ReqInfo[] {
-  const out: ReqInfo[] = [];
-  for (const line of markdown.split('\n')) {
-    const m = SEED_LINE.exec(line.trim());
-    if (!m) continue;
-    const role = m[3] === 'R' ? 'router' : m[3] === 'W' ? 'worker' : 'both';
-    out.push({ id: m[1]!, strength: m[2]!, role, text: m[4]!.trim() });
-  }
-  return out;
 }
 
 let cache: Map<string, ReqInfo> | undefined;
@@ -52,9 +38,6 @@ export function allRequirements(): Map<string, ReqInfo> {
     } catch {
       map.clear();
     }
-  }
-  if (map.size === 0 && specDir && existsSync(join(specDir, 'requirements-seed.md'))) {
-    for (const r of parseSeed(readFileSync(join(specDir, 'requirements-seed.md'), 'utf8'))) map.set(r.id, r);
   }
   cache = map;
   return map;

@@ -109,15 +109,6 @@ describe('spec chapters', () => {
     }
   });
 
-  it('matches requirements-seed.md while that file exists', () => {
-    const seedFile = join(specDir, 'requirements-seed.md');
-    if (!existsSync(seedFile)) return;
-    const fileIds = [...readFileSync(seedFile, 'utf8').matchAll(/^- ([A-Z]+-[0-9]+) \[/gm)].map((m) => m[1]);
-    expect(fileIds.length).toBeGreaterThan(0);
-    expect([...fileIds].sort()).toEqual([...SEED_IDS].sort());
-    expect(fileIds.filter((id) => id !== undefined && !byId.has(id))).toEqual([]);
-  });
-
   it('has a checked-in spec/requirements.json that is up to date (run `npm run spec:index`)', () => {
     const file = join(specDir, 'requirements.json');
     expect(existsSync(file)).toBe(true);

@@ -11,6 +11,7 @@ import * as wire from '../src/wire/index.js';
 import { hexToBytes, toJsonView } from '../src/wire/json-view.js';
 import { wireFrameFromSerdeJson, rpcPayloadFromSerdeJson } from '../src/wire/serde-json.js';
 import { generateVectors, staleFiles, vectorsDir } from './gen-vectors.js';
+import { loadRequirements } from './spec-index.js';
 import { repoRoot } from './repo-root.js';
 import { verifyVector } from './vector-verify.js';
 import {
@@ -44,7 +45,7 @@ const zstd = wire.zstdAvailable();
 if (!zstd) console.warn('vectors.test: zstd is unavailable here; compressed vectors are checked without decompression and the generator up-to-date check is skipped');
 
 describe('vector files: structure, ids, flags, requirements', () => {
-  const requirementIds = new Set([...readFileSync(join(repoRoot(), 'spec', 'requirements-seed.md'), 'utf8').matchAll(/^- ([A-Z]+-\d+) /gm)].map((m) => m[1]!));
+  const requirementIds = new Set(loadRequirements().map((r) => r.id));
 
   it('has the expected counts', () => {
     expect(all.length).toBeGreaterThanOrEqual(240);
