@@ -17,7 +17,7 @@
  */
 import { isAscii, isUtf8 } from 'node:buffer';
 import { HARD_MAX_MESSAGE_BYTES, MAX_FILES_PER_MESSAGE, MAX_SMALL_STRING_BYTES, MAX_TEXT_BYTES, MIN_BYTES_PER_LARGE_ARRAY_ITEM } from '../limits.js';
-import { headBytes, writeHead } from './cbor-head.js';
+import { bytesAt, headBytes, readHead, writeHead } from './cbor-head.js';
 import type { FileText, RpcPayload } from './model.js';
 
 /** Below this many text characters the generic encoder is as fast; keep one path for small payloads. */
@@ -224,28 +224,11 @@ export const BULK_PAYLOAD_MIN_BYTES = 64 * 1024;
 /** BOM kept (ignoreBOM), as the generic decoder keeps it; fatal, so invalid UTF-8 is seen. */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-function matchAt(b: Uint8Array, at: number, pattern: Uint8Array): boolean {
-  if (at + pattern.length > b.length) return false;
-  for (let i = 0; i < pattern.length; i++) if (b[at + i] !== pattern[i]) return false;
-  return true;
-}
-
 /** Definite head of `major` at `at`: [value, next] (value a bigint only above 2^53), or undefined. */
 function headAt(b: Uint8Array, at: number, major: number): [number | bigint, number] | undefined {
-  const h = b[at];
-  if (h === undefined || h >> 5 !== major) return undefined;
-  const ai = h & 0x1f;
-  if (ai < 24) return [ai, at + 1];
-  const n = ai === 24 ? 1 : ai === 25 ? 2 : ai === 26 ? 4 : ai === 27 ? 8 : 0;
-  if (n === 0 || at + 1 + n > b.length) return undefined;
-  if (n < 8) {
-    let v = 0;
-    for (let i = 1; i <= n; i++) v = v * 256 + b[at + i]!;
-    return [v, at + 1 + n];
-  }
-  let big = 0n;
-  for (let i = 1; i <= 8; i++) big = (big << 8n) | BigInt(b[at + i]!);
-  return [big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big, at + 9];
+  const r = readHead(b, at, major);
+  if (r !== undefined && typeof r[0] === 'bigint' && r[0] <= BigInt(Number.MAX_SAFE_INTEGER)) return [Number(r[0]), r[1]];
+  return r;
 }
 
 /** A definite text string of at most `maxBytes` at `at`: [string, next], or undefined (invalid UTF-8 included). */
@@ -340,18 +323,18 @@ export class BulkRequestReader {
   }
 
   private parseHead(b: Uint8Array): boolean {
-    if (!matchAt(b, 0, PAYLOAD_HEAD)) return false;
+    if (!bytesAt(b, 0, PAYLOAD_HEAD)) return false;
     let at = PAYLOAD_HEAD.length;
     let type: 'load_files' | 'index_shard';
-    if (matchAt(b, at, NAME.load_files)) type = 'load_files';
-    else if (matchAt(b, at, NAME.index_shard)) type = 'index_shard';
+    if (bytesAt(b, at, NAME.load_files)) type = 'load_files';
+    else if (bytesAt(b, at, NAME.index_shard)) type = 'index_shard';
     else return false;
     at += NAME[type].length;
-    if (!matchAt(b, at, REVISION_KEY)) return false;
+    if (!bytesAt(b, at, REVISION_KEY)) return false;
     const rev = headAt(b, at + REVISION_KEY.length, 0);
     if (!rev) return false;
     at = rev[1];
-    if (!matchAt(b, at, FILES_KEY)) return false;
+    if (!bytesAt(b, at, FILES_KEY)) return false;
     const count = headAt(b, at + FILES_KEY.length, 4);
     // [CBOR-8] the count cap needs no payload length; [CBOR-9] is checked in finish
     if (!count || typeof count[0] !== 'number' || count[0] > MAX_FILES_PER_MESSAGE) return false;
@@ -374,10 +357,10 @@ export class BulkRequestReader {
     if (textEnd < 0) return 'fail';
     if (textEnd > n) return final ? 'fail' : 'wait';
     // everything is here: decode exactly as the one-shot reader did
-    if (!matchAt(b, at, FILE_HEAD)) return 'fail';
+    if (!bytesAt(b, at, FILE_HEAD)) return 'fail';
     const path = textAt(b, pathAt, MAX_SMALL_STRING_BYTES);
     if (!path) return 'fail';
-    if (!matchAt(b, path[1], TEXT_KEY)) return 'fail';
+    if (!bytesAt(b, path[1], TEXT_KEY)) return 'fail';
     const text = textAt(b, textAtOffset, MAX_TEXT_BYTES);
     if (!text) return 'fail';
     this.files.push({ path: path[0], text: text[0] });

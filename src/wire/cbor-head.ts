@@ -1,6 +1,8 @@
 /**
- * Shortest-form CBOR heads written straight into a caller-sized buffer: the fast encode paths
- * (codec packet frames, bulk request payloads) size the output exactly, then fill it.
+ * CBOR heads for the fast paths. Writing: shortest-form heads straight into a caller-sized buffer
+ * (codec packet frames, bulk request payloads size the output exactly, then fill it). Reading:
+ * definite heads and literal byte runs at an offset, for the fast decoders that recognise the
+ * canonical layout and hand anything else to the generic path.
  *
  * @module
  */
@@ -62,4 +64,33 @@ export function writeHead(out: Uint8Array, at: number, major: number, n: number 
   out[at] = mt | 27;
   view.setBigUint64(at + 1, v);
   return at + 9;
+}
+
+/**
+ * Argument of a definite head of major type `major` at `at`: [value, next offset], or undefined
+ * when the byte there is another major type, indefinite, reserved, or cut off. An 8-byte argument
+ * is always a bigint (whatever its size), shorter ones are numbers.
+ */
+export function readHead(bytes: Uint8Array, at: number, major: number): [number | bigint, number] | undefined {
+  const b = bytes[at];
+  if (b === undefined || b >> 5 !== major) return undefined;
+  const ai = b & 0x1f;
+  if (ai < 24) return [ai, at + 1];
+  const n = ai === 24 ? 1 : ai === 25 ? 2 : ai === 26 ? 4 : ai === 27 ? 8 : 0;
+  if (n === 0 || at + 1 + n > bytes.length) return undefined;
+  if (n < 8) {
+    let v = 0;
+    for (let i = 1; i <= n; i++) v = v * 256 + bytes[at + i]!;
+    return [v, at + 1 + n];
+  }
+  let big = 0n;
+  for (let i = 1; i <= 8; i++) big = (big << 8n) | BigInt(bytes[at + i]!);
+  return [big, at + 9];
+}
+
+/** Whether `pattern` stands at `bytes[at]`. */
+export function bytesAt(bytes: Uint8Array, at: number, pattern: Uint8Array): boolean {
+  if (at + pattern.length > bytes.length) return false;
+  for (let i = 0; i < pattern.length; i++) if (bytes[at + i] !== pattern[i]) return false;
+  return true;
 }

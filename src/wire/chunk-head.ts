@@ -13,6 +13,7 @@
  */
 import { HARD_MAX_MESSAGE_BYTES, resolveDecodeLimits, type DecodeLimits } from '../limits.js';
 import { encodePacketHead } from './codec.js';
+import { bytesAt, readHead } from './cbor-head.js';
 import { COMPRESSION_ALGOS, type CompressionAlgo } from './model.js';
 
 /** The fields of a PacketChunk frame body, without its data. */
@@ -33,29 +34,6 @@ const PREFIX = ascii('\xa2\x64type\x6cpacket_chunk\x64body\xa5\x62id');
 const COMPRESSION_KEY = ascii('\x6bcompression');
 const NAMES = COMPRESSION_ALGOS.map((a) => ({ algo: a, bytes: ascii(String.fromCharCode(0x60 + a.length) + a) }));
 
-/** Unsigned argument of a definite head of `major` at `at`: [value, next], or undefined. */
-function uintAt(b: Uint8Array, at: number, major: number): [number | bigint, number] | undefined {
-  const h = b[at];
-  if (h === undefined || h >> 5 !== major) return undefined;
-  const ai = h & 0x1f;
-  if (ai < 24) return [ai, at + 1];
-  const n = ai === 24 ? 1 : ai === 25 ? 2 : ai === 26 ? 4 : ai === 27 ? 8 : 0;
-  if (n === 0 || at + 1 + n > b.length) return undefined;
-  if (n < 8) {
-    let v = 0;
-    for (let i = 1; i <= n; i++) v = v * 256 + b[at + i]!;
-    return [v, at + 1 + n];
-  }
-  let v = 0n;
-  for (let i = 1; i <= 8; i++) v = (v << 8n) | BigInt(b[at + i]!);
-  return [v, at + 9];
-}
-
-function matchAt(b: Uint8Array, at: number, pattern: Uint8Array): boolean {
-  if (at + pattern.length > b.length) return false;
-  for (let i = 0; i < pattern.length; i++) if (b[at + i] !== pattern[i]) return false;
-  return true;
-}
 
 /**
  * The PacketChunk whose frame body is `bodyBytes` long and starts with `first`, or undefined when
@@ -69,22 +47,22 @@ export function decodePacketChunkHead(first: Uint8Array, bodyBytes: number, limi
   } catch {
     return undefined;
   }
-  if (bodyBytes > lim.maxMessageBytes || !matchAt(first, 0, PREFIX)) return undefined;
-  const id = uintAt(first, PREFIX.length, 0);
+  if (bodyBytes > lim.maxMessageBytes || !bytesAt(first, 0, PREFIX)) return undefined;
+  const id = readHead(first, PREFIX.length, 0);
   if (!id) return undefined;
   let at = id[1];
-  if (!matchAt(first, at, COMPRESSION_KEY)) return undefined;
+  if (!bytesAt(first, at, COMPRESSION_KEY)) return undefined;
   at += COMPRESSION_KEY.length;
-  const name = NAMES.find((x) => matchAt(first, at, x.bytes));
+  const name = NAMES.find((x) => bytesAt(first, at, x.bytes));
   if (!name) return undefined;
   at += name.bytes.length + 4; // "seq" key (checked by the re-encoding below)
-  const seq = uintAt(first, at, 0);
+  const seq = readHead(first, at, 0);
   if (!seq || typeof seq[0] !== 'number' || seq[0] > 0xffffffff) return undefined;
   at = seq[1] + 5; // "last" key
   const flag = first[at];
   if (flag !== 0xf4 && flag !== 0xf5) return undefined;
   at += 1 + 5; // "data" key
-  const len = uintAt(first, at, 2);
+  const len = readHead(first, at, 2);
   if (!len || typeof len[0] !== 'number') return undefined;
   const headBytes = len[1];
   const dataBytes = len[0];
@@ -105,6 +83,6 @@ export function decodePacketChunkHead(first: Uint8Array, bodyBytes: number, limi
   } catch {
     return undefined;
   }
-  if (expected.length !== headBytes || !matchAt(first, 0, expected)) return undefined;
+  if (expected.length !== headBytes || !bytesAt(first, 0, expected)) return undefined;
   return head;
 }
