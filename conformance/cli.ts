@@ -69,6 +69,9 @@ export interface TargetConfig {
     /** TLS tier, routers: a client certificate on the global allowlist only [SEC-8]. */
     globalCertFile?: string;
     globalKeyFile?: string;
+    /** TLS tier, routers: a client certificate the accepted shards' allowlist names in mixed-case hex [SEC-8]. */
+    mixedCaseFingerprintCertFile?: string;
+    mixedCaseFingerprintKeyFile?: string;
   };
   /** Opt-in limits tier (LIM-3). */
   limits?: boolean;
@@ -127,7 +130,7 @@ export function loadTargetConfig(file: string): TargetConfig {
   const base = dirname(resolve(file));
   const abs = (p: string | undefined): string | undefined => (p === undefined ? undefined : isAbsolute(p) ? p : join(base, p));
   if (cfg.auth?.tokenFile) cfg.auth.tokenFile = abs(cfg.auth.tokenFile)!;
-  if (cfg.tls) for (const k of ['caFile', 'certFile', 'keyFile', 'caKeyFile', 'globalCertFile', 'globalKeyFile'] as const) if (cfg.tls[k]) cfg.tls[k] = abs(cfg.tls[k])!;
+  if (cfg.tls) for (const k of ['caFile', 'certFile', 'keyFile', 'caKeyFile', 'globalCertFile', 'globalKeyFile', 'mixedCaseFingerprintCertFile', 'mixedCaseFingerprintKeyFile'] as const) if (cfg.tls[k]) cfg.tls[k] = abs(cfg.tls[k])!;
   if (cfg.baseline) cfg.baseline = abs(cfg.baseline)!;
   return cfg;
 }
@@ -252,7 +255,9 @@ function buildPlans(f: RunFlags, tc: TargetConfig): Plan[] {
   const listen = f.listen ?? tc.listen;
   const modes = [target, spawnCmd, listen].filter((x) => x !== undefined).length;
   if (modes > 1) throw new UsageError('give only one of --target, --spawn, --listen');
-  const token = readToken({ tokenFile: f.tokenFile ?? tc.auth?.tokenFile, tokenEnv: f.tokenEnv ?? tc.auth?.tokenEnv });
+  // A token flag replaces the file's whole `auth`: a --token-env never loses to the file's tokenFile.
+  const tokenSrc = f.tokenFile !== undefined || f.tokenEnv !== undefined ? { tokenFile: f.tokenFile, tokenEnv: f.tokenEnv } : (tc.auth ?? {});
+  const token = readToken(tokenSrc);
   const timeScale = f.timeScale ?? tc.timeScale ?? 1;
   const t = tc.timeouts ?? {};
   const common = {
@@ -298,13 +303,17 @@ function buildPlans(f: RunFlags, tc: TargetConfig): Plan[] {
     ...(f.tlsServerName ? { serverName: f.tlsServerName } : {}),
   };
   // The transport only takes the four file/name options; the TLS-tier facts go to the run config.
-  const { caKeyFile, mtls, deniedShard, globalCertFile, globalKeyFile, ...tls } = tlsAll;
+  const { caKeyFile, mtls, deniedShard, globalCertFile, globalKeyFile, mixedCaseFingerprintCertFile, mixedCaseFingerprintKeyFile, ...tls } = tlsAll;
   if ((globalCertFile === undefined) !== (globalKeyFile === undefined)) throw new UsageError('tls.globalCertFile and tls.globalKeyFile go together');
+  if ((mixedCaseFingerprintCertFile === undefined) !== (mixedCaseFingerprintKeyFile === undefined)) {
+    throw new UsageError('tls.mixedCaseFingerprintCertFile and tls.mixedCaseFingerprintKeyFile go together');
+  }
   if (target?.startsWith('tcp+tls:')) {
     cfg.tls = {
       mtls: mtls ?? tls.certFile !== undefined,
       ...(deniedShard !== undefined ? { deniedShard } : {}),
       ...(globalCertFile !== undefined ? { globalClientCert: true } : {}),
+      ...(mixedCaseFingerprintCertFile !== undefined ? { mixedCaseClientCert: true } : {}),
     };
   } else if ((spawnCmd && tls.caFile && caKeyFile) || listen?.startsWith('tcp+tls:')) {
     cfg.tls = { mtls: false };
@@ -320,6 +329,9 @@ function buildPlans(f: RunFlags, tc: TargetConfig): Plan[] {
           attachRouter(target, {
             ...tls,
             ...(globalCertFile && globalKeyFile ? { globalClient: { certFile: globalCertFile, keyFile: globalKeyFile } } : {}),
+            ...(mixedCaseFingerprintCertFile && mixedCaseFingerprintKeyFile
+              ? { mixedCaseClient: { certFile: mixedCaseFingerprintCertFile, keyFile: mixedCaseFingerprintKeyFile } }
+              : {}),
             allowInsecureTcp,
             authTokenConfigured: token !== undefined,
             connectTimeoutMs: Math.round(cfg.connectTimeoutMs * timeScale),
@@ -329,7 +341,7 @@ function buildPlans(f: RunFlags, tc: TargetConfig): Plan[] {
     ];
   }
   if (spawnCmd) {
-    const tokenFile = f.tokenFile ?? tc.auth?.tokenFile;
+    const tokenFile = tokenSrc.tokenFile;
     return [
       {
         role,

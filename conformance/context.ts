@@ -67,6 +67,8 @@ export interface TlsRunInfo {
   deniedShard?: number;
   /** Router targets: a client certificate on the router's global allowlist only is configured [SEC-8]. */
   globalClientCert?: boolean;
+  /** Router targets: a client certificate the accepted shards' allowlist lists in mixed-case hex is configured [SEC-8]. */
+  mixedCaseClientCert?: boolean;
 }
 
 /** The harness's own offer when it plays the worker. */

@@ -162,6 +162,8 @@ export async function terminate(child: ChildProcess, graceMs = 1000): Promise<vo
 export interface AttachOptions extends TlsOptions {
   /** [SEC-8] a client certificate on the router's global allowlist only (TLS tier). */
   globalClient?: CertPair;
+  /** [SEC-8] a client certificate the accepted shards' allowlist lists in mixed-case hex (TLS tier). */
+  mixedCaseClient?: CertPair;
   allowInsecureTcp?: boolean;
   authTokenConfigured?: boolean;
   connectTimeoutMs: number;
@@ -207,6 +209,7 @@ export function attachRouter(address: string, opts: AttachOptions): RouterTarget
       ...(opts.serverName ? { serverName: opts.serverName } : {}),
       ...(opts.certFile && opts.keyFile ? { client: { certFile: opts.certFile, keyFile: opts.keyFile } } : {}),
       ...(opts.globalClient ? { globalClient: opts.globalClient } : {}),
+      ...(opts.mixedCaseClient ? { mixedCaseClient: opts.mixedCaseClient } : {}),
       material: () => (material ??= mintHarnessTls()),
     };
     target.tlsVariant = (variant, signal) => connectTlsVariant(setup, variant, opts.connectTimeoutMs, signal);

@@ -152,8 +152,10 @@ export async function connectTlsVariant(setup: TlsClientSetup, variant: TlsClien
       if (!setup.globalClient) throw new HarnessError('no global-allowlist client certificate configured');
       cert = setup.globalClient;
     } else if (variant === 'mixed-case-client-cert') {
-      // Only the embedded router is configured this way so far: elsewhere the case cannot run.
-      if (!setup.mixedCaseClient) throw new CaseSkip('no client certificate whose allowlist entry is written in mixed letter case is configured');
+      // The embedded router mints one; an attached router needs it from the target config.
+      if (!setup.mixedCaseClient) {
+        throw new CaseSkip('no client certificate whose allowlist entry is written in mixed letter case is configured (tls.mixedCaseFingerprintCertFile / tls.mixedCaseFingerprintKeyFile)');
+      }
       cert = setup.mixedCaseClient;
     } else if (variant === 'tls-1-1') cert = setup.client;
     const name = setup.serverName ?? addr.host;

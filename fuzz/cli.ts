@@ -10,6 +10,10 @@
  * the worker to (re)connect for every case; `--spawn` starts a fresh worker per case (`{address}`
  * and `{shard}` substituted).
  *
+ * `--config FILE` reads the conformance suite's target config with the suite's own loader
+ * (conformance/cli.ts `loadTargetConfig`: schema-checked, paths relative to the file); flags given
+ * on the command line override it (fuzz/config.ts maps the keys and states the precedence).
+ *
  * Exit status: 0 nothing found / replay passes, 1 a failure was found / replay still fails,
  * 2 usage or harness error.
  *
@@ -17,6 +21,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { TargetConfig } from '../conformance/cli.js';
+import { shellQuote } from '../conformance/targets.js';
+import { resolveFuzzTarget, type ResolvedFuzzTarget } from './config.js';
 import { runOfflineCampaign } from './campaign.js';
 import { HOSTILE_ACTIONS, type HostileAction } from './net/generate.js';
 import { runFixed, runNetworkCampaign } from './net/campaign.js';
@@ -27,6 +34,7 @@ import { randomSeed, seedFromString } from './rng.js';
 import { parseDurationMs, safeStringify } from './util.js';
 
 interface TargetFlags {
+  config?: string;
   target?: string;
   spawn?: string;
   role?: string;
@@ -69,6 +77,7 @@ function addTargetOptions(cmd: Command): Command {
     process.exit(2);
   });
   return cmd
+    .option('--config <file>', 'target config JSON (schema/target-config.schema.json), as for the conformance suite; flags given here override it')
     .option('--target <addr>', 'router: its address; worker: the address to listen on for the worker')
     .option('--spawn <cmd>', 'command starting the target ({address} and, for workers, {shard} are substituted)')
     .option('--shard <n>', 'shard id used in Hello / for spawned workers', intArg('--shard', 0, 0xffffffff), 0)
@@ -93,44 +102,90 @@ function addTargetOptions(cmd: Command): Command {
     .option('--unknown-shard <n>', 'router: a shard id the router does not admit (target config shards.unknown)', intArg('--unknown-shard', 0, 0xffffffff));
 }
 
-function loadToken(f: TargetFlags): string | null {
-  if (f.authTokenFile) return readFileSync(f.authTokenFile, 'utf8').replace(/\r?\n$/, '');
-  if (f.authTokenEnv) {
-    const v = process.env[f.authTokenEnv];
-    if (v === undefined) throw new Error(`environment variable ${f.authTokenEnv} is not set`);
+/** Read the auth token from its source; messages never contain the token. */
+function loadToken(src: ResolvedFuzzTarget['token']): string | null {
+  if (src.tokenFile) {
+    let t: string;
+    try {
+      t = readFileSync(src.tokenFile, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read the auth token file (${(err as { code?: string }).code ?? 'error'})`);
+    }
+    t = t.replace(/\r?\n$/, '');
+    if (t.length === 0) throw new Error('the auth token file is empty');
+    return t;
+  }
+  if (src.tokenEnv) {
+    const v = process.env[src.tokenEnv];
+    if (v === undefined || v.length === 0) throw new Error(`environment variable ${src.tokenEnv} (auth token) is not set`);
     return v;
   }
   return null;
 }
 
-async function buildTarget(role: 'router' | 'worker', f: TargetFlags, token: string | null): Promise<FuzzTarget> {
-  if (!!f.target === !!f.spawn) throw new Error('give exactly one of --target ADDR or --spawn CMD');
-  const settings: ConnectSettings = {
-    ...(f.tlsCa ? { caFile: f.tlsCa } : {}),
-    ...(f.tlsCert ? { certFile: f.tlsCert } : {}),
-    ...(f.tlsKey ? { keyFile: f.tlsKey } : {}),
-    ...(f.tlsServerName ? { serverName: f.tlsServerName } : {}),
-    allowInsecureTcp: f.allowInsecureTcp ?? false,
-    authTokenConfigured: token !== null,
-    ...(f.stimulusCommand ? { stimulusCommand: f.stimulusCommand } : {}),
-    ...(f.stimulusTimeoutMs ? { stimulusTimeoutMs: f.stimulusTimeoutMs } : {}),
-  };
-  if (role === 'router') return f.target ? routerAt(f.target, settings) : spawnRouter(f.spawn!, settings);
-  return f.target ? listenWorkerTarget(f.target, { ...settings, shardId: f.shard }) : spawnWorkerTarget(f.spawn!, { shardId: f.shard });
+/**
+ * The flags merged over `--config` (when given). `lanes`: the parsed `--lanes`, when given.
+ * The config loader is the conformance suite's, imported on demand (conformance/cli.ts loads
+ * this module at start-up, so a static import would be circular).
+ */
+async function resolveTarget(o: TargetFlags, cmd: Command, extra: { lanes?: number[]; role?: 'router' | 'worker' } = {}): Promise<ResolvedFuzzTarget> {
+  let tc: TargetConfig = {};
+  if (o.config !== undefined) {
+    const { loadTargetConfig } = await import('../conformance/cli.js');
+    tc = loadTargetConfig(o.config);
+  }
+  const flags = { ...o, ...(extra.lanes ? { lanes: extra.lanes } : {}), ...(extra.role ? { role: extra.role } : {}) };
+  const given = (k: string): boolean => (k === 'lanes' ? extra.lanes !== undefined : k === 'role' && extra.role ? true : cmd.getOptionValueSource(k) === 'cli');
+  return resolveFuzzTarget(flags, given, tc, { deadlineMs: DEFAULT_RUN_OPTIONS.deadlineMs, handshakeDeadlineMs: DEFAULT_RUN_OPTIONS.handshakeDeadlineMs, shard: 0 });
 }
 
-function runOptions(f: TargetFlags, token: string | null, actions?: HostileAction[]): RunOptions {
+async function buildTarget(r: ResolvedFuzzTarget, token: string | null): Promise<FuzzTarget> {
+  const settings: ConnectSettings = {
+    ...r.tls,
+    allowInsecureTcp: r.allowInsecureTcp,
+    authTokenConfigured: token !== null,
+    ...(r.connectTimeoutMs !== undefined ? { connectTimeoutMs: r.connectTimeoutMs } : {}),
+    ...(r.stimulusCommand ? { stimulusCommand: r.stimulusCommand } : {}),
+    ...(r.stimulusTimeoutMs ? { stimulusTimeoutMs: r.stimulusTimeoutMs } : {}),
+  };
+  if (r.role === 'router') return r.target ? routerAt(r.target, settings) : spawnRouter(r.spawn!, settings);
+  if (r.target) return listenWorkerTarget(r.target, { ...settings, shardId: r.shard });
+  return spawnWorkerTarget(r.spawn!, {
+    shardId: r.shard,
+    ...(r.connectTimeoutMs !== undefined ? { connectTimeoutMs: r.connectTimeoutMs } : {}),
+    ...(r.env ? { env: r.env } : {}),
+    ...(r.spawnValues ? { values: r.spawnValues } : {}),
+    ...(r.workerTls ? { tls: r.workerTls } : {}),
+  });
+}
+
+function runOptions(r: ResolvedFuzzTarget, token: string | null, actions?: HostileAction[]): RunOptions {
   return {
     ...DEFAULT_RUN_OPTIONS,
-    deadlineMs: f.deadlineMs,
-    handshakeDeadlineMs: f.handshakeDeadlineMs,
-    shardId: f.shard,
+    deadlineMs: r.deadlineMs,
+    handshakeDeadlineMs: r.handshakeDeadlineMs,
+    shardId: r.shard,
     authToken: token,
     ...(actions ? { actions } : {}),
-    ...(f.routerHandshakeTimeoutMs !== undefined ? { routerHandshakeTimeoutMs: f.routerHandshakeTimeoutMs } : {}),
-    ...(f.timeScale !== undefined ? { timeScale: f.timeScale } : {}),
-    ...(f.unknownShard !== undefined ? { unknownShardId: f.unknownShard } : {}),
+    ...(r.routerHandshakeTimeoutMs !== undefined ? { routerHandshakeTimeoutMs: r.routerHandshakeTimeoutMs } : {}),
+    ...(r.timeScale !== undefined ? { timeScale: r.timeScale } : {}),
+    ...(r.unknownShard !== undefined ? { unknownShardId: r.unknownShard } : {}),
+    ...(r.shardAllowlist ? { shardAllowlist: true } : {}),
   };
+}
+
+/** The replay command line for a regression file: the same target flags as this run (paths and names only, never a token). */
+function replayLine(file: string, o: TargetFlags, cmd: Command, r: ResolvedFuzzTarget): string {
+  const parts = ['nova-conformance replay', shellQuote(file)];
+  const given = (k: string): boolean => cmd.getOptionValueSource(k) === 'cli';
+  if (o.config !== undefined) parts.push('--config', shellQuote(o.config));
+  if (o.config === undefined || given('target') || given('spawn')) {
+    if (r.target !== undefined) parts.push('--target', shellQuote(r.target));
+    else parts.push('--spawn', shellQuote(r.spawn!));
+  }
+  if (given('authTokenFile')) parts.push('--auth-token-file', shellQuote(o.authTokenFile!));
+  if (given('authTokenEnv')) parts.push('--auth-token-env', o.authTokenEnv!);
+  return parts.join(' ');
 }
 
 function parseRole(v: string | undefined): 'router' | 'worker' {
@@ -155,7 +210,7 @@ export function registerFuzzCommands(program: Command): void {
       .option('--keep-going', 'continue after a failure')
       .option('--offline', 'run the offline codec properties instead of a live target')
       .option('--json', 'print the summary as JSON on stdout'),
-  ).action(async (o: TargetFlags & { seed?: string; duration: number; maxCases?: number; out: string; lanes?: string; actions?: string; shrink: boolean; keepGoing?: boolean; offline?: boolean; json?: boolean }) => {
+  ).action(async (o: TargetFlags & { seed?: string; duration: number; maxCases?: number; out: string; lanes?: string; actions?: string; shrink: boolean; keepGoing?: boolean; offline?: boolean; json?: boolean }, cmd: Command) => {
     const seed = o.seed ?? String(randomSeed());
     try {
       if (o.offline) {
@@ -164,19 +219,21 @@ export function registerFuzzCommands(program: Command): void {
         process.exitCode = r.failures.length ? 1 : 0;
         return;
       }
-      const role = parseRole(o.role);
       const actions = o.actions?.split(',').map((a) => a.trim());
       for (const a of actions ?? []) if (!(HOSTILE_ACTIONS as readonly string[]).includes(a)) throw new Error(`unknown action (see --help): ${a.slice(0, 40)}`);
-      const lanes = o.lanes?.split(',').map((s) => intArg('--lanes', 0, 0xffffffff)(s.trim()));
-      const token = loadToken(o);
-      const target = await buildTarget(role, o, token);
+      const { lanes: lanesText, ...flags } = o;
+      const lanesFlag = lanesText?.split(',').map((s) => intArg('--lanes', 0, 0xffffffff)(s.trim()));
+      const resolved = await resolveTarget(flags, cmd, lanesFlag ? { lanes: lanesFlag } : {});
+      const { role, lanes } = resolved;
+      const token = loadToken(resolved.token);
+      const target = await buildTarget(resolved, token);
       try {
         const r = await runNetworkCampaign({
           target,
           seed,
           durationMs: o.duration,
           ...(o.maxCases ? { maxCases: o.maxCases } : {}),
-          run: runOptions(o, token, actions as HostileAction[] | undefined),
+          run: runOptions(resolved, token, actions as HostileAction[] | undefined),
           outDir: o.out,
           shrink: o.shrink,
           stopOnFailure: !o.keepGoing,
@@ -185,7 +242,7 @@ export function registerFuzzCommands(program: Command): void {
         });
         for (const f of r.failures) {
           console.error(`[fuzz] ${f.failure.kind} [${f.failure.rule}]: ${f.failure.detail}`);
-          if (f.file) console.error(`[fuzz] reproduce: nova-conformance replay ${f.file} ${o.target ? `--target ${o.target}` : `--spawn '${o.spawn}'`}`);
+          if (f.file) console.error(`[fuzz] reproduce: ${replayLine(f.file, o, cmd, resolved)}`);
         }
         if (o.json) {
           console.log(
@@ -212,18 +269,21 @@ export function registerFuzzCommands(program: Command): void {
       .argument('<file>', 'regression JSON written by nova-conformance fuzz')
       .option('--role <role>', 'override the role recorded in the file')
       .option('--repeat <n>', 'run it n times (timing-dependent failures)', intArg('--repeat', 1, 1000), 1),
-  ).action(async (file: string, o: TargetFlags & { repeat: number }) => {
+  ).action(async (file: string, o: TargetFlags & { repeat: number }, cmd: Command) => {
     try {
       const doc = loadRegression(file);
       const role = o.role ? parseRole(o.role) : doc.role;
-      const token = loadToken(o);
-      const target = await buildTarget(role, { ...o, shard: o.shard || doc.shardId }, token);
+      // The recorded shard unless --shard is given (the file's shards.accepted does not apply to a replay).
+      const resolved = await resolveTarget(o, cmd, { role });
+      if (cmd.getOptionValueSource('shard') !== 'cli') resolved.shard = doc.shardId;
+      const token = loadToken(resolved.token);
+      const target = await buildTarget(resolved, token);
       try {
         const steps = stepsFromJson(doc.steps, token);
         let failing = 0;
         for (let i = 0; i < o.repeat; i++) {
           const withLiveness = doc.failure.kind === 'liveness';
-          const r = await runFixed(target, runOptions({ ...o, shard: o.shard || doc.shardId }, token), steps, withLiveness);
+          const r = await runFixed(target, runOptions(resolved, token), steps, withLiveness);
           console.error(`[replay] run ${i + 1}: expected end ${r.result.expectation.end} (${r.result.expectation.reason}); ${r.failure ? `FAIL ${r.failure.kind} [${r.failure.rule}]: ${r.failure.detail}` : 'pass'}`);
           if (r.failure) failing++;
         }

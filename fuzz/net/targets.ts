@@ -126,9 +126,19 @@ function fromWorkerTarget(t: WorkerTarget, shardId: number, connectTimeoutMs: nu
   };
 }
 
-/** Spawn a fresh worker per case with `command` (`{address}` and `{shard}` substituted). */
-export function spawnWorkerTarget(command: string, opts: { shardId: number; connectTimeoutMs?: number; env?: Record<string, string> }): FuzzTarget {
-  return fromWorkerTarget(spawnWorker({ command, ...(opts.env ? { env: opts.env } : {}) }), opts.shardId, opts.connectTimeoutMs ?? 10_000);
+/**
+ * Spawn a fresh worker per case with `command` (`{address}` and `{shard}` substituted, plus
+ * `values` such as `{tokenFile}`; with `tls`, listen on tcp+tls as the conformance suite does: `{caFile}`).
+ */
+export function spawnWorkerTarget(
+  command: string,
+  opts: { shardId: number; connectTimeoutMs?: number; env?: Record<string, string>; values?: Record<string, string>; tls?: { caFile: string; caKeyFile: string } },
+): FuzzTarget {
+  return fromWorkerTarget(
+    spawnWorker({ command, ...(opts.env ? { env: opts.env } : {}), ...(opts.values ? { values: opts.values } : {}), ...(opts.tls ? { tls: opts.tls } : {}) }),
+    opts.shardId,
+    opts.connectTimeoutMs ?? 10_000,
+  );
 }
 
 /** Listen at `address`; the worker under test must (re)connect for every case. */
