@@ -120,9 +120,9 @@ async function reassemblyTotalCap(ctx: CaseContext): Promise<void> {
 }
 
 /**
- * Cases too heavy for the default self-test (256 MiB through an in-process peer per run, four runs:
- * about 2 s each against the correct peers and 3.5 s against the fault on a 2-core machine). The
- * self-test runs them with NC_SELFTEST_HEAVY=1.
+ * Heavy cases (256 MiB through an in-process peer per run, four runs: about 2 s each against the
+ * correct peers and 3.5 s against the fault on a 2-core machine). The self-test runs them unless
+ * NC_SELFTEST_SKIP_HEAVY=1.
  */
 export const HEAVY_CASE_IDS: ReadonlySet<string> = new Set(['router.limits.reassembly-total-cap', 'worker.limits.reassembly-total-cap']);
 
