@@ -1,6 +1,7 @@
 /**
  * Engine benchmark over a UNIX socket (node:net directly): calls/s with 1, 64 and 1024 calls in
- * flight, and three 64 MiB transfers (wall and CPU time per process, MiB/s, peak RSS per process):
+ * flight (get_worker_stats -> worker_stats, whose payloads have codec fast paths), the same at 64
+ * with a payload pair that takes the generic cbor-x path (diagnostics), and three 64 MiB transfers (wall and CPU time per process, MiB/s, peak RSS per process):
  *
  * - `chunked` — an end-to-end RpcConnection call: a load_files Request carrying 8 × ~8 MiB of
  *   text (64 MiB). The client writes each 1 MiB PacketChunk frame straight from the strings
@@ -96,7 +97,13 @@ export interface ChunkedResult {
 }
 
 export interface EngineBenchResult {
-  calls: { inFlight1: CallsResult; inFlight64: CallsResult; inFlight1024: CallsResult };
+  /**
+   * get_worker_stats -> worker_stats at 1, 64 and 1024 calls in flight (the small-call path: these
+   * payloads have codec fast paths), and `inFlight64GenericPayload`: a diagnostics request answered
+   * with an empty diagnostics list, whose payloads go through the generic cbor-x encoder, the
+   * preflight and the schema decoder.
+   */
+  calls: { inFlight1: CallsResult; inFlight64: CallsResult; inFlight1024: CallsResult; inFlight64GenericPayload: CallsResult };
   /** End-to-end load_files call through RpcConnection (see the module doc). */
   chunked: ChunkedResult & {
     /** The same payload through the codec alone, in this process (ms): where the chunked time goes. */
@@ -144,6 +151,7 @@ async function serve(path: string): Promise<void> {
           lastLoad = { revision: req.revision, bytes: req.files.reduce((n, f) => n + f.text.length, 0), files: req.files.length };
           return { status: 'ok', value: { type: 'ack' } };
         }
+        if (req.type === 'diagnostics') return { status: 'ok', value: { type: 'diagnostics', body: { diagnostics: [] } } };
         if (req.type === 'get_worker_stats') {
           return { status: 'ok', value: { type: 'worker_stats', body: { shard_id: 0, revision: lastLoad.revision, index_generation: BigInt(lastLoad.bytes), file_count: lastLoad.files } } };
         }
@@ -255,8 +263,13 @@ interface CallsResult {
   callsPerCpuSecondPerSide: number;
 }
 
-async function callsPerSecond(conn: RpcConnection, inFlight: number, durationMs: number, child?: ChildProcess): Promise<CallsResult> {
-  const req: Request = { type: 'get_worker_stats' };
+async function callsPerSecond(
+  conn: RpcConnection,
+  inFlight: number,
+  durationMs: number,
+  child?: ChildProcess,
+  req: Request = { type: 'get_worker_stats' },
+): Promise<CallsResult> {
   let done = 0;
   let stop = false;
   if (child) await request(child, { cmd: 'cpu-start' }, 'cpu-started');
@@ -283,9 +296,9 @@ async function callsPerSecond(conn: RpcConnection, inFlight: number, durationMs:
 }
 
 /** Three runs of durationMs/3 each; the run with the median calls/s (the machine is shared: single runs swing 2x). */
-async function callsMedian(conn: RpcConnection, inFlight: number, durationMs: number, child: ChildProcess): Promise<CallsResult> {
+async function callsMedian(conn: RpcConnection, inFlight: number, durationMs: number, child: ChildProcess, req?: Request): Promise<CallsResult> {
   const results: CallsResult[] = [];
-  for (let i = 0; i < 3; i++) results.push(await callsPerSecond(conn, inFlight, Math.round(durationMs / 3), child));
+  for (let i = 0; i < 3; i++) results.push(await callsPerSecond(conn, inFlight, Math.round(durationMs / 3), child, req));
   const sorted = [...results].sort((a, b) => a.callsPerSecond - b.callsPerSecond);
   return { ...sorted[1]!, runs: results.map((r) => r.callsPerSecond) };
 }
@@ -438,6 +451,9 @@ export async function run(opts: { durationMs?: number } = {}): Promise<EngineBen
     const inFlight1 = await callsMedian(conn, 1, durationMs, child);
     const inFlight64 = await callsMedian(conn, 64, durationMs, child);
     const inFlight1024 = await callsMedian(conn, 1024, durationMs, child);
+    const diagnostics: Request = { type: 'diagnostics', path: 'src/lib.rs' };
+    await callsPerSecond(conn, 64, 300, undefined, diagnostics); // warm the generic codec path
+    const inFlight64GenericPayload = await callsMedian(conn, 64, durationMs, child, diagnostics);
 
     // 64 MiB chunked request: 8 files of ~8 MiB
     const text = 'a'.repeat(CHUNK_PAYLOAD_TEXT_BYTES);
@@ -519,7 +535,7 @@ export async function run(opts: { durationMs?: number } = {}): Promise<EngineBen
 
     const codecMs = codecBreakdown(files);
     return {
-      calls: { inFlight1, inFlight64, inFlight1024 },
+      calls: { inFlight1, inFlight64, inFlight1024, inFlight64GenericPayload },
       chunked: { ...chunked, codecMs },
       chunkedWire,
       socketCeiling,

@@ -44,10 +44,10 @@ import {
   Reassembler,
   decodeRpcPayload,
   decodeWireFrame,
-  encodeRpcPayload,
   encodeWireFrame,
   zstdAvailable,
 } from '../wire/index.js';
+import { encodePrefixedPacket, encodeRpcPayloadShared, isSharedEncoding } from '../wire/codec.js';
 import { Socket } from 'node:net';
 import { BulkRequestReader, decodeBulkRequestPayload, planBulkRequestPayload, type BulkPayloadWriter } from '../wire/bulk-payload.js';
 import { encodePacketFrameParts, planPacketFrames, type PacketFrameParts } from '../wire/packet.js';
@@ -60,6 +60,12 @@ import type { FrameSink } from '../wire/frame.js';
  * hold no payload-sized memory. A tuning value, not a protocol limit (not in limits.ts).
  */
 const SPARE_REASSEMBLY_BUFFER_IDLE_MS = 1_000;
+
+/**
+ * Payloads from this size are tried with the bulk request reader first. Both decoders give the same
+ * result, so this is only a speed choice: below it the reader's setup costs more than it saves.
+ */
+const BULK_DECODE_FROM_BYTES = 1024;
 import type {
   CachedIndexInfo,
   Capabilities,
@@ -483,7 +489,12 @@ const FRAME_POOL_MAX_BYTES = 8 * 1024 * 1024;
  */
 interface OutFrame extends PacketFrameParts {
   writer?: BulkPayloadWriter;
+  /** The whole frame, prefix included (small Packets): written as is; `head` and `data` are empty. */
+  framed?: Uint8Array;
 }
+
+/** Payloads below this are sent through the one-buffer small-frame path (see #encodePayload). */
+const SMALL_FRAME_MAX_BYTES = 8 * 1024;
 
 /** The buffers of one write unit; `flushed` runs once the stream is done with them. */
 type WriteUnit = Uint8Array[] & { flushed?: () => void };
@@ -566,6 +577,8 @@ export class RpcConnection {
   readonly #maxBufferedNotifications: number;
   readonly #writeQueueMaxFrames: number;
   readonly #writeHighWaterBytes: number;
+  /** Decode limits of incoming payloads (one object, so the codec's resolved limits are reused). */
+  readonly #payloadLimits: { maxPacketBytes: number };
   readonly #packetOpts: {
     maxFrameBytes: number;
     maxPacketBytes: number;
@@ -626,6 +639,7 @@ export class RpcConnection {
       chunking: caps.supports_chunking,
       compressionThresholdBytes: opts.compressionThresholdBytes ?? COMPRESSION_THRESHOLD_BYTES,
     };
+    this.#payloadLimits = { maxPacketBytes: this.#packetOpts.maxPacketBytes };
     this.#ids = new RequestIdAllocator(init.role);
     const skip = this.#faults.skipIncomingIdChecks === true;
     this.#incoming = new IncomingIdTracker(init.role, { checkParity: !skip, checkDuplicate: !skip });
@@ -698,17 +712,19 @@ export class RpcConnection {
       signal.addEventListener('abort', entry.onAbort, { once: true });
     }
     if (this.#onEvent) this.#emit({ type: 'request_sent', role: this.role, id, requestType: request.type });
-    const failSend = (e: unknown): void => {
-      // The connection closed while we waited for queue space: the close already failed the entry.
-      this.#pending.delete(id);
-      entry.reject(asProtocolError(e, 'request could not be sent'));
-    };
     try {
-      this.#writeFrames(frames)?.catch(failSend);
+      // (the failure closure is only built when a writer had to wait: none on the small-call path)
+      this.#writeFrames(frames)?.catch((e: unknown) => this.#failSend(id, entry, e));
     } catch (e) {
-      failSend(e);
+      this.#failSend(id, entry, e);
     }
     return promise;
+  }
+
+  #failSend(id: bigint, entry: PendingCall, e: unknown): void {
+    // The connection closed while we waited for queue space: the close already failed the entry.
+    this.#pending.delete(id);
+    entry.reject(asProtocolError(e, 'request could not be sent'));
   }
 
   /**
@@ -810,7 +826,30 @@ export class RpcConnection {
   #encodePayload(id: bigint, payload: RpcPayload): OutFrame[] {
     // Bulk load_files / index_shard requests: same bytes, written straight from the strings.
     const plan = planBulkRequestPayload(payload);
-    if (plan === undefined) return encodePacketFrameParts(id, encodeRpcPayload(payload), this.#packetOpts);
+    if (plan === undefined) {
+      const bytes = encodeRpcPayloadShared(payload); // valid until the next encode: copied below
+      const o = this.#packetOpts;
+      const n = bytes.length;
+      // The small-call path: what encodePacketFrameParts would send as one uncompressed Packet
+      // (within max_packet_len, below the compression threshold when zstd is negotiated, the whole
+      // frame within max_frame_len) goes out as one prefixed buffer built in one copy. Fault hooks
+      // that rewrite frames take the general path, which hands them the parts.
+      if (
+        n < SMALL_FRAME_MAX_BYTES &&
+        n <= o.maxPacketBytes &&
+        (n < o.compressionThresholdBytes || !o.compression.includes('zstd')) &&
+        this.#faults.mutateOutgoingFrame === undefined &&
+        this.#faults.mutateOutgoingBytes === undefined
+      ) {
+        const framed = encodePrefixedPacket(id, bytes);
+        const bodyBytes = framed.length - LENGTH_PREFIX_BYTES;
+        // [CHK-1] a frame of exactly maxFrameBytes is not chunked; a larger one takes the general path
+        if (bodyBytes <= o.maxFrameBytes) return [{ head: EMPTY_BYTES, data: EMPTY_BYTES, bodyBytes, framed }];
+      }
+      // A view of the encoder's shared buffer must be copied before the next encode; a large
+      // payload already comes as its own buffer (encodeCborShared) and is not copied again.
+      return encodePacketFrameParts(id, n > SMALL_FRAME_MAX_BYTES && !isSharedEncoding(bytes) ? bytes : bytes.slice(), o);
+    }
     const planned = this.#faults.mutateOutgoingFrame || this.#faults.mutateOutgoingBytes ? undefined : planPacketFrames(id, plan.bytes, this.#packetOpts);
     if (planned === undefined) {
       // compression needs the whole payload (and fault hooks see whole frames): build it once
@@ -886,6 +925,10 @@ export class RpcConnection {
    */
   #frameParts(f: OutFrame): WriteUnit {
     const n = f.bodyBytes;
+    if (f.framed) {
+      if (this.#onEvent) this.#emit({ type: 'frame_sent', role: this.role, frameType: 'packet', bytes: n });
+      return [f.framed];
+    }
     if (this.#onEvent) this.#emit({ type: 'frame_sent', role: this.role, frameType: sniffFrameType(f.head), bytes: n });
     if (f.writer) return this.#plannedFrame(f, f.writer);
     const coalesce = n < COALESCE_BELOW_BYTES;
@@ -1088,7 +1131,7 @@ export class RpcConnection {
       // [ID-2] (beginChunk admits no id 0; kept so the checks match #onFrame's)
       this.#incoming.checkPacketId(c.head.id);
       const done = this.#reassembler.endChunk();
-      if (done) this.#onPayload(done.id, done.payload, this.#takeReader(done.id));
+      if (done) this.#onPayload(done.id, done.payload, true, this.#takeReader(done.id));
       else this.#decodeAhead(c.head.id);
     },
   };
@@ -1151,22 +1194,29 @@ export class RpcConnection {
         }
         const done = this.#reassembler.accept(frame);
         // a Packet never completes a chunk stream: a reader for the same id stays with its stream
-        if (done) this.#onPayload(done.id, done.payload, frame.type === 'packet_chunk' ? this.#takeReader(done.id) : undefined);
+        if (done) {
+          const chunked = frame.type === 'packet_chunk';
+          this.#onPayload(done.id, done.payload, chunked, chunked ? this.#takeReader(done.id) : undefined);
+        }
         return;
       }
     }
   }
 
-  #onPayload(id: bigint, bytes: Uint8Array, reader?: BulkRequestReader): void {
+  /** `chunked`: the payload was reassembled from PacketChunks (only those can leave a buffer to reuse). */
+  #onPayload(id: bigint, bytes: Uint8Array, chunked: boolean, reader?: BulkRequestReader): void {
     let payload: RpcPayload;
     try {
       // Bulk load_files / index_shard requests in the canonical layout: same result, strings copied
       // straight out (the generic decoder still judges everything else, and every refusal). A
       // reader fed while the chunks arrived has most of the strings built already.
-      payload = (reader ? reader.finish(bytes) : decodeBulkRequestPayload(bytes)) ?? decodeRpcPayload(bytes, { maxPacketBytes: this.#packetOpts.maxPacketBytes }, this.#opts);
-      // A decoded payload holds no views of `bytes` (RpcPayload has no byte fields): its buffer can be reused.
-      this.#reassembler.release(bytes);
-      this.#scheduleSpareBufferDrop();
+      payload = (reader ? reader.finish(bytes) : bytes.length >= BULK_DECODE_FROM_BYTES ? decodeBulkRequestPayload(bytes) : undefined) ?? decodeRpcPayload(bytes, this.#payloadLimits, this.#opts);
+      if (chunked) {
+        // A decoded payload holds no views of `bytes` (RpcPayload has no byte fields): its buffer can be reused.
+        // (A Packet's data is never a reusable buffer: no release, and no timer per small call.)
+        this.#reassembler.release(bytes);
+        this.#scheduleSpareBufferDrop();
+      }
     } catch (e) {
       // [DATA-5] an inner payload that fails to decode closes the connection (the codec error names the CBOR rule).
       throw asProtocolError(e, 'payload decode failed');
@@ -1175,7 +1225,7 @@ export class RpcConnection {
       case 'request':
         // [ID-3] [ID-4] parity and duplicates are checked on requests only [ID-5].
         this.#incoming.beginRequest(id);
-        this.#emit({ type: 'request_received', role: this.role, id, requestType: payload.body.type });
+        if (this.#onEvent) this.#emit({ type: 'request_received', role: this.role, id, requestType: payload.body.type });
         void this.#dispatch(id, payload.body);
         return;
       case 'response':
@@ -1217,13 +1267,14 @@ export class RpcConnection {
       return;
     }
     this.#pending.delete(id);
-    this.#emit({
-      type: 'response_received',
-      role: this.role,
-      id,
-      status: result.status,
-      ...(result.status === 'err' ? { errorCode: result.error.code } : {}),
-    });
+    if (this.#onEvent)
+      this.#emit({
+        type: 'response_received',
+        role: this.role,
+        id,
+        status: result.status,
+        ...(result.status === 'err' ? { errorCode: result.error.code } : {}),
+      });
     if (entry.abandoned) {
       this.#emit({ type: 'ignored', role: this.role, reason: 'late_response', id });
       return;
@@ -1328,15 +1379,18 @@ export class RpcConnection {
       this.#fail(asProtocolError(e, 'response could not be encoded'));
       return;
     }
-    this.#emit({
-      type: 'response_sent',
-      role: this.role,
-      id,
-      status: result.status,
-      ...(result.status === 'err' ? { errorCode: result.error.code } : {}),
-    });
+    if (this.#onEvent)
+      this.#emit({
+        type: 'response_sent',
+        role: this.role,
+        id,
+        status: result.status,
+        ...(result.status === 'err' ? { errorCode: result.error.code } : {}),
+      });
     try {
-      await this.#writeFrames(frames);
+      // written synchronously while the stream accepts it (no extra microtask per response)
+      const waiting = this.#writeFrames(frames);
+      if (waiting) await waiting;
     } catch {
       // closed meanwhile: nothing to do
     }

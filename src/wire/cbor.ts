@@ -105,6 +105,34 @@ export function encodeCbor(value: unknown): Uint8Array {
 }
 
 /**
+ * {@link encodeCbor} without the copy: a view of the encoder's shared buffer, valid only until the
+ * next call of any encode function of this module (copy it out at once). Same bytes, same errors.
+ * A large result is handed out as a fresh copy instead, so a big encoder buffer is never kept
+ * ({@link isSharedEncoding} tells the two apart, so a caller copies only a shared view).
+ */
+export function encodeCborShared(value: unknown): Uint8Array {
+  try {
+    const out = encoder.encode(value) as Uint8Array;
+    if (out.buffer.byteLength <= LARGE_ENCODER_BUFFER_BYTES) {
+      lastSharedBuffer = out.buffer;
+      return out;
+    }
+    const copy = new Uint8Array(out);
+    (encoder as unknown as { useBuffer(b: Uint8Array): void }).useBuffer(Buffer.allocUnsafeSlow(INITIAL_ENCODER_BUFFER_BYTES));
+    return copy;
+  } catch (cause) {
+    throw new ProtocolError(ErrorCodes.ENCODE_INVALID_VALUE, 'value cannot be encoded as CBOR', { cause });
+  }
+}
+
+let lastSharedBuffer: ArrayBufferLike | undefined;
+
+/** Whether `bytes` is a view of the encoder's shared buffer (from {@link encodeCborShared}): copy it before the next encode. */
+export function isSharedEncoding(bytes: Uint8Array): boolean {
+  return bytes.buffer === lastSharedBuffer;
+}
+
+/**
  * Preflight then decode one CBOR item.
  *
  * Aliasing: byte strings in the result are `subarray` views of `bytes` (no copy, so a 4 MiB

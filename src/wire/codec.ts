@@ -23,7 +23,7 @@
  */
 import { ErrorCodes, ProtocolError, type ErrorCode } from '../errors.js';
 import { HARD_MAX_MESSAGE_BYTES, resolveDecodeLimits, type DecodeLimits } from '../limits.js';
-import { CborFloat, IndefiniteText, TAGGED_NULL, decodeCbor, encodeCbor, repeatedKeys, type CborValue } from './cbor.js';
+import { CborFloat, IndefiniteText, TAGGED_NULL, decodeCbor, encodeCbor, encodeCborShared, repeatedKeys, type CborValue } from './cbor.js';
 import { headBytes, writeHead } from './cbor-head.js';
 import {
   COMPRESSION_ALGOS,
@@ -842,9 +842,16 @@ export function rpcPayloadToCbor(payload: RpcPayload): Record<string, unknown> {
 // bytes-level API
 
 let defaultLimits: DecodeLimits | undefined;
+/** The last partial limits resolved, by value (a connection passes the same limits on every call). */
+let lastPartial: { maxMessageBytes: number | undefined; maxPacketBytes: number | undefined; resolved: DecodeLimits } | undefined;
 function limitsFor(partial: Partial<DecodeLimits> | undefined): DecodeLimits {
   if (partial === undefined) return (defaultLimits ??= resolveDecodeLimits());
-  return resolveDecodeLimits(partial);
+  const last = lastPartial;
+  if (last !== undefined && last.maxMessageBytes === partial.maxMessageBytes && last.maxPacketBytes === partial.maxPacketBytes) return last.resolved;
+  // validation is a pure function of the two values: same values, same verdict (a throw is not cached)
+  const resolved = resolveDecodeLimits(partial);
+  lastPartial = { maxMessageBytes: partial.maxMessageBytes, maxPacketBytes: partial.maxPacketBytes, resolved };
+  return resolved;
 }
 
 /**
@@ -903,12 +910,12 @@ export function packetHeadBytes(chunk: boolean, id: number | bigint, compression
   );
 }
 
-/** Write the head of a Packet / PacketChunk body (everything before `data`) at offset 0; returns its length. */
-function writePacketHead(out: Uint8Array, chunk: boolean, id: number | bigint, algo: CompressionAlgo, seq: number, last: boolean, dataBytes: number): number {
+/** Write the head of a Packet / PacketChunk body (everything before `data`) at offset `base`; returns the offset after it. */
+function writePacketHead(out: Uint8Array, chunk: boolean, id: number | bigint, algo: CompressionAlgo, seq: number, last: boolean, dataBytes: number, base = 0): number {
   const prefix = chunk ? CHUNK_PREFIX : PACKET_PREFIX;
   const algoBytes = ALGO_BYTES[algo];
-  out.set(prefix, 0);
-  let at = writeHead(out, prefix.length, 0, id);
+  out.set(prefix, base);
+  let at = writeHead(out, base + prefix.length, 0, id);
   out.set(algoBytes, at);
   at += algoBytes.length;
   if (chunk) {
@@ -969,24 +976,6 @@ function matchAt(bytes: Uint8Array, at: number, pattern: Uint8Array): boolean {
   return true;
 }
 
-/** Argument of a definite head of major type `major` at `at`: [value, next offset], or undefined. */
-function headAt(bytes: Uint8Array, at: number, major: number): [number | bigint, number] | undefined {
-  const b = bytes[at];
-  if (b === undefined || b >> 5 !== major) return undefined;
-  const ai = b & 0x1f;
-  if (ai < 24) return [ai, at + 1];
-  const n = ai === 24 ? 1 : ai === 25 ? 2 : ai === 26 ? 4 : ai === 27 ? 8 : 0;
-  if (n === 0 || at + 1 + n > bytes.length) return undefined;
-  let v = 0;
-  if (n < 8) {
-    for (let i = 1; i <= n; i++) v = v * 256 + bytes[at + i]!;
-    return [v, at + 1 + n];
-  }
-  let big = 0n;
-  for (let i = 1; i <= 8; i++) big = (big << 8n) | BigInt(bytes[at + i]!);
-  return [big, at + 9];
-}
-
 /**
  * Fast path for the frames that carry bulk data: a Packet or PacketChunk laid out exactly as
  * serde_cbor writes it (the only layout our and the reference encoder produce) is read directly,
@@ -998,26 +987,25 @@ function decodeCanonicalPacket(bytes: Uint8Array, limits: DecodeLimits): WireFra
   if (bytes.length > limits.maxMessageBytes || bytes.length < PACKET_PREFIX.length) return undefined;
   const chunk = bytes[6] === 0x6c; // text(12) "packet_chunk" vs text(6) "packet"
   if (!matchAt(bytes, 0, chunk ? CHUNK_PREFIX : PACKET_PREFIX)) return undefined;
-  const idHead = headAt(bytes, chunk ? CHUNK_PREFIX.length : PACKET_PREFIX.length, 0);
-  if (!idHead) return undefined;
-  let at = idHead[1];
-  let compression: CompressionAlgo | undefined;
-  for (const algo of COMPRESSION_NAMES) {
-    if (matchAt(bytes, at, ALGO_BYTES[algo])) {
-      compression = algo;
-      at += ALGO_BYTES[algo].length;
-      break;
-    }
-  }
-  if (compression === undefined) return undefined;
+  // Heads read without tuples (this runs for every frame): `argAt` leaves the offset after the head in `argEnd`.
+  let at = chunk ? CHUNK_PREFIX.length : PACKET_PREFIX.length;
+  const idArg = argAt(bytes, at, 0);
+  if (idArg === undefined) return undefined;
+  at = argEnd;
+  let compression: CompressionAlgo;
+  if (matchAt(bytes, at, ALGO_NONE)) compression = 'none';
+  else if (matchAt(bytes, at, ALGO_ZSTD)) compression = 'zstd';
+  else if (matchAt(bytes, at, ALGO_UNKNOWN)) compression = 'unknown';
+  else return undefined;
+  at += ALGO_BYTES[compression].length;
   let seq = 0;
   let last = false;
   if (chunk) {
     if (!matchAt(bytes, at, SEQ_KEY)) return undefined;
-    const seqHead = headAt(bytes, at + SEQ_KEY.length, 0);
-    if (!seqHead || seqHead[0] > 0xffffffff) return undefined;
-    seq = Number(seqHead[0]);
-    at = seqHead[1];
+    const seqArg = argAt(bytes, at + SEQ_KEY.length, 0);
+    if (seqArg === undefined || seqArg > 0xffffffff) return undefined;
+    seq = Number(seqArg);
+    at = argEnd;
     if (!matchAt(bytes, at, LAST_KEY)) return undefined;
     const flag = bytes[at + LAST_KEY.length];
     if (flag !== 0xf4 && flag !== 0xf5) return undefined;
@@ -1025,14 +1013,43 @@ function decodeCanonicalPacket(bytes: Uint8Array, limits: DecodeLimits): WireFra
     at += LAST_KEY.length + 1;
   }
   if (!matchAt(bytes, at, DATA_KEY)) return undefined;
-  const dataHead = headAt(bytes, at + DATA_KEY.length, 2);
-  if (!dataHead) return undefined;
-  const [len, start] = dataHead;
+  const len = argAt(bytes, at + DATA_KEY.length, 2);
+  if (len === undefined) return undefined;
+  const start = argEnd;
   // exactly the rest of the input, within the byte-string cap the preflight applies
   if (typeof len !== 'number' || start + len !== bytes.length || len > Math.min(limits.maxPacketBytes, HARD_MAX_MESSAGE_BYTES)) return undefined;
   const data = new Uint8Array(bytes.buffer, bytes.byteOffset + start, len);
-  const id = BigInt(idHead[0]);
+  const id = BigInt(idArg);
   return chunk ? { type: 'packet_chunk', body: { id, compression, seq, last, data } } : { type: 'packet', body: { id, compression, data } };
+}
+
+const ALGO_NONE = ALGO_BYTES.none;
+const ALGO_ZSTD = ALGO_BYTES.zstd;
+const ALGO_UNKNOWN = ALGO_BYTES.unknown;
+
+/** Offset after the head last read by {@link argAt}. */
+let argEnd = 0;
+
+/** Argument of a definite head of major type `major` at `at` (or undefined), with the offset after the head left in {@link argEnd}. */
+function argAt(bytes: Uint8Array, at: number, major: number): number | bigint | undefined {
+  const b = bytes[at];
+  if (b === undefined || b >> 5 !== major) return undefined;
+  const ai = b & 0x1f;
+  if (ai < 24) {
+    argEnd = at + 1;
+    return ai;
+  }
+  const n = ai === 24 ? 1 : ai === 25 ? 2 : ai === 26 ? 4 : ai === 27 ? 8 : 0;
+  if (n === 0 || at + 1 + n > bytes.length) return undefined;
+  argEnd = at + 1 + n;
+  if (n < 8) {
+    let v = 0;
+    for (let i = 1; i <= n; i++) v = v * 256 + bytes[at + i]!;
+    return v;
+  }
+  let big = 0n;
+  for (let i = 1; i <= 8; i++) big = (big << 8n) | BigInt(bytes[at + i]!);
+  return big;
 }
 
 /**
@@ -1043,11 +1060,217 @@ export function encodeRpcPayload(payload: RpcPayload): Uint8Array {
   return encodeCbor(rpcPayloadToCbor(payload));
 }
 
+/** Whether an {@link encodeRpcPayloadShared} result is a view of the shared encoder buffer (copy it before the next encode). */
+export { isSharedEncoding } from './cbor.js';
+
+/**
+ * {@link encodeRpcPayload} without the final copy: the same bytes as a view that is valid only
+ * until the next encode call of this codec (copy it out at once, e.g. with {@link encodePrefixedPacket}).
+ * @throws ProtocolError ENCODE_INVALID_VALUE when the value is not a valid payload.
+ */
+export function encodeRpcPayloadShared(payload: RpcPayload): Uint8Array {
+  return encodeSmallPayload(payload) ?? encodeCborShared(rpcPayloadToCbor(payload));
+}
+
+/** Bytes of the u32-LE length prefix (as limits.ts LENGTH_PREFIX_BYTES; the codec does not import framing). */
+const PREFIX_BYTES = 4;
+
+/**
+ * One whole uncompressed Packet frame, length prefix included, in one fresh buffer:
+ * `u32le(n) ++ encodeWireFrame({type: 'packet', body: {id, compression: 'none', data}})` where n is
+ * the body length. For small payloads the sender would send as a single uncompressed Packet; the
+ * caller checks that (frame limit, packet limit, compression threshold) before choosing it.
+ * `data` may be a shared view: it is copied here.
+ */
+export function encodePrefixedPacket(id: bigint, data: Uint8Array): Uint8Array {
+  const idv = encU64(id, 'packet.id');
+  const headLen = packetHeadBytes(false, idv, 'none', 0, data.length);
+  const n = headLen + data.length;
+  // Pooled small allocation (node's slab); every byte is written below.
+  const out = Buffer.allocUnsafe(PREFIX_BYTES + n);
+  out[0] = n & 0xff;
+  out[1] = (n >>> 8) & 0xff;
+  out[2] = (n >>> 16) & 0xff;
+  out[3] = (n >>> 24) & 0xff;
+  writePacketHead(out, false, idv, 'none', 0, false, data.length, PREFIX_BYTES);
+  out.set(data, PREFIX_BYTES + headLen);
+  return out;
+}
+
 /**
  * Decode an RpcPayload (after decompression / reassembly).
  * @throws ProtocolError for anything the Rust reference would refuse.
  */
 export function decodeRpcPayload(bytes: Uint8Array, limits?: Partial<DecodeLimits>, opts?: DecodeOptions): RpcPayload {
   const resolved = limitsFor(limits);
+  if (bytes.length <= SMALL_PAYLOAD_MAX_BYTES && bytes.length <= resolved.maxMessageBytes) {
+    const small = decodeSmallPayload(bytes);
+    if (small !== undefined) return small;
+  }
   return withDecodeOptions(opts, () => rpcPayloadFromCbor(decodeCbor(bytes, resolved)));
 }
+
+// ------------------------------------------------------------------------------------------------
+// small-call fast paths
+//
+// The payloads of the small-call path (unit requests such as get_worker_stats, cancel, unit and
+// worker_stats responses) skip cbor-x: their bytes are either constants produced by the generic
+// encoder itself (below, at load time) or a fixed layout with four integers. Decoding recognises
+// exactly those canonical bytes and builds the value the generic decoder builds for them; any
+// other input (other key order, non-shortest integers, extra keys, trailing bytes) takes the
+// generic path, which gives every verdict. codec-small.test.ts compares both paths.
+
+/** Payloads longer than this never match a fast-path layout (worker_stats is at most 96 bytes). */
+const SMALL_PAYLOAD_MAX_BYTES = 128;
+
+interface SmallConstant {
+  readonly bytes: Uint8Array;
+  /** A fresh value, equal to what the generic decoder returns for `bytes`. */
+  readonly make: () => RpcPayload;
+}
+
+function smallConstant(make: () => RpcPayload): SmallConstant {
+  // the generic encoder's own bytes: byte-identical by construction
+  return { bytes: encodeCbor(rpcPayloadToCbor(make())), make };
+}
+
+/** Unit request variants (no fields): get_worker_stats, shutdown. */
+const UNIT_REQUEST_PAYLOADS = new Map<string, SmallConstant>(
+  REQUEST_NAMES.filter((t, i) => REQUEST_BODIES[i] === null && t !== 'unknown').map((t) => [
+    t,
+    smallConstant(() => ({ type: 'request', body: { type: t } }) as RpcPayload),
+  ]),
+);
+/** `ok` responses of unit variants: ack, shutdown. */
+const UNIT_OK_PAYLOADS = new Map<string, SmallConstant>(
+  RESPONSE_VARIANT_INDEX_ORDER.filter((t, i) => RESPONSE_BODIES[i] === null && t !== 'unknown').map((t) => [
+    t,
+    smallConstant(() => ({ type: 'response', body: { status: 'ok', value: { type: t } } }) as RpcPayload),
+  ]),
+);
+const CANCEL_PAYLOAD = smallConstant(() => ({ type: 'cancel' }));
+const SMALL_CONSTANTS: readonly SmallConstant[] = [...UNIT_REQUEST_PAYLOADS.values(), ...UNIT_OK_PAYLOADS.values(), CANCEL_PAYLOAD];
+
+/** {"type": "response", "body": {"status": "ok", "value": {"type": "worker_stats", "body": {4 fields}}}} up to the fields. */
+const WORKER_STATS_PREFIX = raw('\xa2\x64type\x68response\x64body\xa2\x66status\x62ok\x65value\xa2\x64type\x6cworker_stats\x64body\xa4');
+const SHARD_ID_KEY = raw('\x68shard_id');
+const REVISION_KEY = raw('\x68revision');
+const INDEX_GENERATION_KEY = raw('\x70index_generation');
+const FILE_COUNT_KEY = raw('\x6afile_count');
+
+/** A plain object as `obj` accepts it (not null, not an array, not bytes), else undefined. */
+function plainObject(v: unknown): Record<string, unknown> | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) ? (v as Record<string, unknown>) : undefined;
+}
+
+/**
+ * The encoding of a small-call payload, or undefined (then the generic encoder runs, and gives any
+ * error). Constants are shared: the caller copies them, as it copies the encoder's shared buffer.
+ */
+function encodeSmallPayload(payload: RpcPayload): Uint8Array | undefined {
+  const p = plainObject(payload);
+  if (p === undefined) return undefined;
+  // rpcPayloadToCbor writes unit payload variants as {type} whatever else the object holds
+  if (p.type === 'cancel') return CANCEL_PAYLOAD.bytes;
+  const body = plainObject(p.body);
+  if (body === undefined) return undefined;
+  if (p.type === 'request') return typeof body.type === 'string' ? UNIT_REQUEST_PAYLOADS.get(body.type)?.bytes : undefined;
+  if (p.type !== 'response' || body.status !== 'ok') return undefined;
+  const value = plainObject(body.value);
+  if (value === undefined || typeof value.type !== 'string') return undefined;
+  if (value.type === 'worker_stats') return encodeWorkerStatsPayload(value.body);
+  return UNIT_OK_PAYLOADS.get(value.type)?.bytes;
+}
+
+/** u32 as encU32 accepts it (number or bigint), or undefined instead of a throw. */
+function u32OrUndefined(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v : undefined;
+  if (typeof v === 'bigint') return v >= 0n && v <= 0xffffffffn ? Number(v) : undefined;
+  return undefined;
+}
+
+/** u64 as encU64 normalises it (number below 2^32, else bigint), or undefined instead of a throw. */
+function u64OrUndefined(v: unknown): number | bigint | undefined {
+  if (typeof v === 'bigint') return v >= 0n && v <= 0xffffffffffffffffn ? (v < 0x100000000n ? Number(v) : v) : undefined;
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? (v < 0x100000000 ? v : BigInt(v)) : undefined;
+  return undefined;
+}
+
+/** `ok` worker_stats response written directly: shortest-form integers, as serde_cbor (and cbor-x with encU64's normalisation). */
+function encodeWorkerStatsPayload(v: unknown): Uint8Array | undefined {
+  const b = plainObject(v);
+  if (b === undefined) return undefined;
+  const shardId = u32OrUndefined(b.shard_id);
+  const revision = u64OrUndefined(b.revision);
+  const generation = u64OrUndefined(b.index_generation);
+  const fileCount = u32OrUndefined(b.file_count);
+  if (shardId === undefined || revision === undefined || generation === undefined || fileCount === undefined) return undefined;
+  const out = new Uint8Array(
+    WORKER_STATS_PREFIX.length +
+      SHARD_ID_KEY.length + headBytes(shardId) +
+      REVISION_KEY.length + headBytes(revision) +
+      INDEX_GENERATION_KEY.length + headBytes(generation) +
+      FILE_COUNT_KEY.length + headBytes(fileCount),
+  );
+  out.set(WORKER_STATS_PREFIX, 0);
+  let at = WORKER_STATS_PREFIX.length;
+  out.set(SHARD_ID_KEY, at);
+  at = writeHead(out, at + SHARD_ID_KEY.length, 0, shardId);
+  out.set(REVISION_KEY, at);
+  at = writeHead(out, at + REVISION_KEY.length, 0, revision);
+  out.set(INDEX_GENERATION_KEY, at);
+  at = writeHead(out, at + INDEX_GENERATION_KEY.length, 0, generation);
+  out.set(FILE_COUNT_KEY, at);
+  writeHead(out, at + FILE_COUNT_KEY.length, 0, fileCount);
+  return out;
+}
+
+/** Shortest-form unsigned integer at `at` (what serde_cbor writes), else undefined; the offset after it is left in argEnd. */
+function shortestUintAt(bytes: Uint8Array, at: number): number | bigint | undefined {
+  const v = argAt(bytes, at, 0);
+  if (v === undefined) return undefined;
+  const len = argEnd - at;
+  return len === headBytes(v) ? v : undefined;
+}
+
+/**
+ * The value of a canonical small-call payload, or undefined. Callers have checked the size
+ * against the decode limits (the only preflight rule that can refuse these layouts).
+ */
+function decodeSmallPayload(bytes: Uint8Array): RpcPayload | undefined {
+  const n = bytes.length;
+  for (const c of SMALL_CONSTANTS) {
+    if (c.bytes.length === n && matchAt(bytes, 0, c.bytes)) return c.make();
+  }
+  if (!matchAt(bytes, 0, WORKER_STATS_PREFIX)) return undefined;
+  let at = WORKER_STATS_PREFIX.length;
+  if (!matchAt(bytes, at, SHARD_ID_KEY)) return undefined;
+  const shardId = shortestUintAt(bytes, at + SHARD_ID_KEY.length);
+  // u32 fields: an argument above 2^32-1 is a range error, left to the generic path
+  if (typeof shardId !== 'number' || shardId > 0xffffffff) return undefined;
+  at = argEnd;
+  if (!matchAt(bytes, at, REVISION_KEY)) return undefined;
+  const revision = shortestUintAt(bytes, at + REVISION_KEY.length);
+  if (revision === undefined) return undefined;
+  at = argEnd;
+  if (!matchAt(bytes, at, INDEX_GENERATION_KEY)) return undefined;
+  const generation = shortestUintAt(bytes, at + INDEX_GENERATION_KEY.length);
+  if (generation === undefined) return undefined;
+  at = argEnd;
+  if (!matchAt(bytes, at, FILE_COUNT_KEY)) return undefined;
+  const fileCount = shortestUintAt(bytes, at + FILE_COUNT_KEY.length);
+  if (typeof fileCount !== 'number' || fileCount > 0xffffffff || argEnd !== n) return undefined;
+  return {
+    type: 'response',
+    body: {
+      status: 'ok',
+      value: { type: 'worker_stats', body: { shard_id: shardId, revision: BigInt(revision), index_generation: BigInt(generation), file_count: fileCount } },
+    },
+  };
+}
+
+/** TEST-ONLY: the fast paths alone (undefined when a payload or input is not one of their layouts). */
+export const smallPayloadFastPath = {
+  encode: (payload: RpcPayload): Uint8Array | undefined => encodeSmallPayload(payload),
+  decode: (bytes: Uint8Array): RpcPayload | undefined => decodeSmallPayload(bytes),
+};
