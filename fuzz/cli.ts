@@ -23,7 +23,7 @@ import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { TargetConfig } from '../conformance/cli.js';
 import { shellQuote } from '../conformance/targets.js';
-import { resolveFuzzTarget, type ResolvedFuzzTarget } from './config.js';
+import { resolveFuzzTarget, type FuzzTargetFlags, type ResolvedFuzzTarget } from './config.js';
 import { runOfflineCampaign } from './campaign.js';
 import { HOSTILE_ACTIONS, type HostileAction } from './net/generate.js';
 import { runFixed, runNetworkCampaign } from './net/campaign.js';
@@ -33,26 +33,12 @@ import { listenWorkerTarget, routerAt, spawnRouter, spawnWorkerTarget, type Conn
 import { randomSeed, seedFromString } from './rng.js';
 import { parseDurationMs, safeStringify } from './util.js';
 
-interface TargetFlags {
+/** The target flags as commander parsed them: the fields of FuzzTargetFlags, with commander's defaults filled in. */
+interface TargetFlags extends Omit<FuzzTargetFlags, 'shard' | 'deadlineMs' | 'handshakeDeadlineMs'> {
   config?: string;
-  target?: string;
-  spawn?: string;
-  role?: string;
   shard: number;
-  authTokenFile?: string;
-  authTokenEnv?: string;
-  tlsCa?: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  tlsServerName?: string;
-  allowInsecureTcp?: boolean;
   deadlineMs: number;
   handshakeDeadlineMs: number;
-  stimulusCommand?: string;
-  stimulusTimeoutMs?: number;
-  routerHandshakeTimeoutMs?: number;
-  timeScale?: number;
-  unknownShard?: number;
 }
 
 function intArg(name: string, min: number, max: number): (v: string) => number {
