@@ -7,7 +7,8 @@
  * Each listed fault is fuzzed with the default case mix and the default budget (60 s, stopping at
  * the first failure) against the in-process reference peer. By default a representative subset
  * runs (`quick: true`, including every fault of the issue's open gap); FUZZ_ALL_FAULTS=1 runs all.
- * Seeds are printed; FUZZ_SEED=<seed> reproduces a run.
+ * Seeds are printed; FUZZ_SEED=<seed> reproduces a run; FUZZ_FAULTS=a,b runs only those faults.
+ * Faults marked `strict` are fuzzed with the worker handshake SHOULDs graded as failures.
  */
 import { describe, expect, it } from 'vitest';
 import { FAULTS } from '../src/peers/faults.js';
@@ -19,6 +20,8 @@ import { seedFromEnv } from './rng.js';
 
 const seed = String(seedFromEnv());
 const ALL = process.env['FUZZ_ALL_FAULTS'] === '1';
+/** FUZZ_FAULTS=name,name: run only these covered faults (with FUZZ_ALL_FAULTS=1 or not). */
+const ONLY = (process.env['FUZZ_FAULTS'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 console.log(`[fuzz] fault-finding tests seed=${seed}${ALL ? ' (all faults)' : ''} (set FUZZ_SEED to reproduce, FUZZ_ALL_FAULTS=1 for every fault)`);
 
 /** The fuzzer's default budget (`nova-conformance fuzz --duration`, default 60 s). */
@@ -44,7 +47,7 @@ describe('fault coverage list', () => {
 // The cases mostly wait (for closes, answers, timeouts): they run a few at a time (vitest's
 // maxConcurrency, default 5), each against its own in-process peer.
 describe.concurrent('the fuzzer finds each listed reference fault within its default budget', () => {
-  const selected = Object.entries(FAULT_COVERAGE).filter(([, c]) => ALL || c.quick);
+  const selected = Object.entries(FAULT_COVERAGE).filter(([name, c]) => (ONLY.length ? ONLY.includes(name) : ALL || c.quick));
   for (const [fault, c] of selected) {
     it(`finds ${fault} [${c.rules.join('|')}] (seed ${seed})`, async ({ expect }) => {
       const spec = FAULTS.find((f) => f.name === fault)!;
@@ -58,7 +61,7 @@ describe.concurrent('the fuzzer finds each listed reference fault within its def
           target,
           seed,
           durationMs: DEFAULT_BUDGET_MS,
-          run: { ...DEFAULT_RUN_OPTIONS, deadlineMs: 1200, authToken: router ? (token ?? null) : null },
+          run: { ...DEFAULT_RUN_OPTIONS, deadlineMs: 1200, authToken: router ? (token ?? null) : null, ...(c.strict ? { strict: true } : {}) },
           lanes: router ? [0, 1, 2, 3, 4, 5, 6, 7] : [0, 1, 2, 3],
           shrink: false,
           log: () => {},

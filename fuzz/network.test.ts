@@ -61,6 +61,15 @@ describe('oracle (reference receive model) on literal inputs', () => {
     expect(atLimit.end).toBe('any'); // incomplete frame, not refused
   });
 
+  it('the stream ending inside a frame closes and the cut-off request is never answered [FRM-8] (literal prefix)', () => {
+    const body = encodeWireFrame({ type: 'packet', body: { id: 6n, compression: 'none', data: encodeRpcPayload({ type: 'request', body: { type: 'get_worker_stats' } }) } });
+    const truncated: FuzzStep = { kind: 'raw', bytes: new Uint8Array([...fromHex('ff000000'), ...body]), note: 'truncated-frame' };
+    const eof: FuzzStep = { kind: 'raw', bytes: new Uint8Array(0), note: 'eof' };
+    expect(judgeSession('worker', CAPS, [HELLO_STEP, request(2n), truncated, eof])).toMatchObject({ end: 'close', rule: 'FRM-8', neverAnswer: [6n], mustAnswer: [], mayAnswer: [2n] });
+    // between frames the end of stream is an ordinary close by the peer
+    expect(judgeSession('worker', CAPS, [HELLO_STEP, request(2n), eof])).toMatchObject({ end: 'any', mayAnswer: [2n] });
+  });
+
   it('zero-length frame closes [FRM-2]', () => {
     expect(judgeSession('worker', CAPS, [HELLO_STEP, { kind: 'raw', bytes: fromHex('00000000') }])).toMatchObject({ end: 'close', rule: 'FRM-2' });
   });
@@ -145,10 +154,52 @@ describe('oracle: the router\'s answer to a Hello [HS-4 order]', () => {
     for (const bytes of [new Uint8Array(0), fromHex('5a'), fromHex('5a000000a2')]) {
       const j = judgeHandshakeStep('router', { kind: 'raw', bytes });
       expect(j.proceed ? null : j.expectation).toMatchObject({ end: 'close', rule: 'HS-6', handshakeTimeout: true });
-      // a worker's Welcome wait is its own business [HS-17]: any
+      // a worker's Welcome wait is a SHOULD [HS-17]: any, unless graded strictly with its timeout known
       const w = judgeHandshakeStep('worker', { kind: 'raw', bytes });
       expect(w.proceed ? null : w.expectation.end).toBe('any');
+      const ws = judgeHandshakeStep('worker', { kind: 'raw', bytes }, undefined, { strict: true, workerHandshakeTimeoutMs: 1500 });
+      expect(ws.proceed ? null : ws.expectation).toMatchObject({ end: 'close', rule: 'HS-17', handshakeTimeout: true });
     }
+  });
+});
+
+describe('oracle: the answer to a worker\'s Hello (the fuzzer plays the router)', () => {
+  const offer: WorkerHello = {
+    shard_id: 3,
+    auth_token: null,
+    supported_versions: { min: { major: 3, minor: 0 }, max: { major: 3, minor: 0 } },
+    capabilities: { ...CAPS, supported_compression: ['none'], supports_cancel: false },
+    cached_index_info: null,
+    worker_build: null,
+  };
+  const welcome = { worker_id: 1, shard_id: 3, revision: 0n, chosen_version: { major: 3, minor: 0 }, chosen_capabilities: { ...CAPS, supported_compression: ['none' as const], supports_cancel: false } };
+  const judge = (f: Parameters<typeof encodeWireFrame>[0], strict: boolean) => {
+    const j = judgeHandshakeStep('worker', frame(encodeWireFrame(f)), offer, { strict });
+    return j.proceed ? 'proceed' : { end: j.expectation.end, rule: j.expectation.rule };
+  };
+  it('a Packet first closes [HS-14]; a Reject closes [HS-13] (MUSTs, strict or not)', () => {
+    const pkt = { type: 'packet' as const, body: { id: 2n, compression: 'none' as const, data: encodeRpcPayload({ type: 'request', body: { type: 'get_worker_stats' } }) } };
+    for (const strict of [false, true]) {
+      expect(judge(pkt, strict)).toEqual({ end: 'close', rule: 'HS-14' });
+      expect(judge({ type: 'reject', body: { code: 'invalid_request', message: 'no' } }, strict)).toEqual({ end: 'close', rule: 'HS-13' });
+    }
+  });
+  it('another shard [HS-15] and a Welcome outside the offer [HS-10] are SHOULDs: any, close when strict', () => {
+    expect(judge({ type: 'welcome', body: welcome }, true)).toBe('proceed');
+    expect(judge({ type: 'welcome', body: { ...welcome, shard_id: 4 } }, false)).toEqual({ end: 'any', rule: 'HS-15' });
+    expect(judge({ type: 'welcome', body: { ...welcome, shard_id: 4 } }, true)).toEqual({ end: 'close', rule: 'HS-15' });
+    const over = { ...welcome, chosen_capabilities: { ...welcome.chosen_capabilities, max_frame_len: CAPS.max_frame_len + 1 } };
+    const cancel = { ...welcome, chosen_capabilities: { ...welcome.chosen_capabilities, supports_cancel: true } };
+    const version = { ...welcome, chosen_version: { major: 3, minor: 1 } };
+    for (const w of [over, cancel, version]) {
+      expect(judge({ type: 'welcome', body: w }, false)).toEqual({ end: 'any', rule: 'HS-10' });
+      expect(judge({ type: 'welcome', body: w }, true)).toEqual({ end: 'close', rule: 'HS-10' });
+    }
+    // 'none' chosen without being offered is not what HS-10 names: any, even when strict
+    const none = { ...welcome, chosen_capabilities: { ...welcome.chosen_capabilities } };
+    const zstdOnly = { ...offer, capabilities: { ...offer.capabilities, supported_compression: ['zstd' as const] } };
+    const j = judgeHandshakeStep('worker', frame(encodeWireFrame({ type: 'welcome', body: none })), zstdOnly, { strict: true });
+    expect(j.proceed ? null : j.expectation.end).toBe('any');
   });
 });
 
@@ -266,7 +317,8 @@ describe('live reference peers (in-process)', () => {
     it(`a short campaign against the clean reference ${role} finds nothing (seed ${seed})`, async () => {
       const target: FuzzTarget = role === 'router' ? await inProcessRouter({ shards: [0, 1, 2, 3] }) : await inProcessWorker();
       try {
-        const r = await runNetworkCampaign({ target, seed, durationMs: 4000, run, lanes: [0, 1, 2, 3], log: () => {} });
+        // the reference worker follows the handshake SHOULDs [HS-10] [HS-15] [HS-17]: graded strictly
+        const r = await runNetworkCampaign({ target, seed, durationMs: 4000, run: role === 'worker' ? { ...run, strict: true } : run, lanes: [0, 1, 2, 3], log: () => {} });
         expect(r.cases).toBeGreaterThan(3);
         expect(r.failures.map((f) => `${f.failure.kind} [${f.failure.rule}] ${f.failure.detail} :: ${f.steps.map((s) => s.note).join(',')}`)).toEqual([]);
       } finally {

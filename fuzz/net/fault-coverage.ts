@@ -10,6 +10,8 @@
  * the reference's chunk shim (accepts-33-streams, -oversize-reassembly, -unnegotiated-chunks)
  * relaxes every chunk check at once, one-frame-per-read drops whatever followed in the same read).
  * `token`: the router runs with an auth token (FUZZ_FAULT_TOKEN) and the fuzzer knows it.
+ * `strict`: found only with the worker handshake SHOULDs graded as failures (`--strict`,
+ * RunOptions.strict: [HS-10] [HS-15] [HS-17]); without it the oracle allows both behaviours.
  * `quick`: in the default test run (a representative subset, every fault of issue #6's open gap);
  * FUZZ_ALL_FAULTS=1 runs them all.
  *
@@ -24,6 +26,7 @@ export interface FaultCoverage {
   kinds: FailureKind[];
   rules: string[];
   token?: boolean;
+  strict?: boolean;
   quick?: boolean;
 }
 
@@ -127,6 +130,17 @@ export const FAULT_COVERAGE: Readonly<Record<string, FaultCoverage>> = {
   'worker-unknown-compression': { kinds: ['target-violation'], rules: ['CMP-2'] },
   'worker-wrong-parity': { kinds: ['target-violation'], rules: ['ID-1'] },
   'worker-zstd-not-negotiated': { kinds: ['target-violation'], rules: ['CMP-2'] },
+  'worker-accepts-packet-before-welcome': { kinds: ['no-close'], rules: ['HS-14'] },
+  'worker-stays-open-after-reject': { kinds: ['no-close'], rules: ['HS-13'] },
+  'worker-accepts-wrong-shard-welcome': { kinds: ['no-close'], rules: ['HS-15'], strict: true },
+  'worker-no-handshake-timeout': { kinds: ['no-close'], rules: ['HS-17'], strict: true },
+  'worker-accepts-invalid-welcome': { kinds: ['no-close'], rules: ['HS-10'], strict: true },
+  'router-processes-truncated-frame': { kinds: ['unsolicited-response'], rules: ['FRM-8'] },
+  'worker-processes-truncated-frame': { kinds: ['unsolicited-response'], rules: ['FRM-8'] },
+  'router-stays-open-after-truncated-frame': { kinds: ['no-close'], rules: ['FRM-8'] },
+  'worker-stays-open-after-truncated-frame': { kinds: ['no-close'], rules: ['FRM-8'] },
+  'router-accepts-oversize-first-frame': { kinds: ['no-close'], rules: ['FRM-4'] },
+  'worker-accepts-oversize-first-frame': { kinds: ['no-close'], rules: ['FRM-4'] },
   'worker-no-shutdown-response': { kinds: ['missing-response', 'unexpected-close'], rules: ['DATA-8', 'DATA-1', 'DATA-6'] },
 };
 
@@ -144,8 +158,6 @@ const SENDER =
   'a sender-side encoding choice (chunk size [CHK-9], compression threshold [CMP-5], zstd frame header [CMP-9]) that the reader accepts as valid; covered by the conformance data-plane cases';
 const ANSWERS =
   "needs the fuzzer to answer or cancel the router's calls and check the pairing; it never answers (every router request stays in flight for the [ID-4] check); covered by the conformance router cases with the stimulus";
-const WORKER_HS =
-  'worker handshake behaviour on an answer the fuzzer does not send (it answers every Hello with a valid Welcome, rarely a Reject, never a wrong shard, packet or silence); covered by the conformance worker handshake cases';
 const TOLERANCE =
   'needs tolerated non-canonical or future-proof encodings on the wire (unknown keys, other widths, letter case); the network generator sends canonical frames plus hostile mutations; tolerance is covered offline (fuzz/properties.ts) and by the conformance CBOR cases';
 const SHOULD =
@@ -160,14 +172,10 @@ const STREAMS32 =
   "needs exactly 32 concurrent chunk streams (the generator's too-many-streams sends 33); covered by the conformance chunking cases";
 const TOTALCAP =
   'needs 256 MiB buffered across concurrent reassemblies [CHK-6] (cases keep limits at or under 1 MiB); covered by the limits tier (router.limits.reassembly-total-cap, worker.limits.reassembly-total-cap)';
-const FIRSTFRAME =
-  'not generated: a first frame over 1 MiB [FRM-4] (the Hello mutations stay under it); covered by the conformance framing cases';
 const HARDCAP =
   'needs a negotiated limit over 64 MiB to tell the hard cap [FRM-7] from the negotiated one (cases keep limits at or under 1 MiB); covered by the conformance framing cases';
 const LEGACY =
   'the fuzzer never sends a legacy v2 Hello [HS-12]; covered by the conformance legacy-hello case (and fuzz/legacy-screening.test.ts for the screening)';
-const EOF =
-  'needs an end of stream inside a frame; the fuzzer keeps its side open until the verdict; covered by the conformance framing cases';
 const SLOW =
   "needs a slow request for a cancel to race (the reference answers the fuzzer's requests at once); covered by the conformance cancel cases";
 const OFFER =
@@ -176,8 +184,6 @@ const ORDER =
   "the chosen list's order is the router's configured preference, which the fuzzer (as worker) cannot know; covered by the conformance negotiation cases";
 const SHARDNOTE =
   "not generated: the fuzzer's cached_index notifications name its own shard (another shard's is judged 'any'); covered by the conformance notification case [DATA-14]";
-const HS10 =
-  'HS-10 is a SHOULD (the Rust worker does not check the Welcome): the oracle allows both; covered as a warning by the conformance worker handshake cases';
 const OFFBYONE =
   'a frame of exactly max_frame_len + 1 bytes is rare in the case mix: found by some seeds only (seed 7: case 168), not within 60 s by others (seed 11); covered by the conformance framing case for FRM-3';
 const RESPONSEWAIT =
@@ -211,10 +217,6 @@ export const FAULT_EXEMPTIONS: Readonly<Record<string, string>> = {
   'router-swaps-responses': ANSWERS,
   'router-cancel-without-packet': ANSWERS,
   'router-cancel-without-negotiation': ANSWERS,
-  'worker-accepts-packet-before-welcome': WORKER_HS,
-  'worker-accepts-wrong-shard-welcome': WORKER_HS,
-  'worker-no-handshake-timeout': WORKER_HS,
-  'worker-stays-open-after-reject': WORKER_HS,
   'router-case-insensitive-variants': TOLERANCE,
   'worker-case-insensitive-variants': TOLERANCE,
   'router-rejects-unknown-keys': TOLERANCE,
@@ -243,20 +245,13 @@ export const FAULT_EXEMPTIONS: Readonly<Record<string, string>> = {
   'worker-max-31-streams': STREAMS32,
   'router-no-reassembly-total-cap': TOTALCAP,
   'worker-no-reassembly-total-cap': TOTALCAP,
-  'router-accepts-oversize-first-frame': FIRSTFRAME,
-  'worker-accepts-oversize-first-frame': FIRSTFRAME,
   'router-no-hard-cap': HARDCAP,
   'router-no-legacy-v2-error': LEGACY,
-  'router-processes-truncated-frame': EOF,
-  'worker-processes-truncated-frame': EOF,
-  'router-stays-open-after-truncated-frame': EOF,
-  'worker-stays-open-after-truncated-frame': EOF,
   'worker-ignores-cancel': SLOW,
   'worker-honours-unnegotiated-cancel': SLOW,
   'worker-unsanitized-offer': OFFER,
   'router-compression-in-worker-order': ORDER,
   'router-adds-unoffered-none': ORDER,
   'router-ignores-wrong-shard-notification': SHARDNOTE,
-  'worker-accepts-invalid-welcome': HS10,
   'worker-error-echoes-token': TOKENW,
 };

@@ -9,11 +9,12 @@ import fc from 'fast-check';
 import type { Capabilities, CompressionAlgo, Request, RouterWelcome, RpcPayload, WireFrame, WorkerHello } from '../../src/wire/model.js';
 import { decodeWireFrame, encodePacketFrames, encodeRpcPayload, encodeWireFrame, zstdAvailable, zstdCompress } from '../../src/wire/index.js';
 import { negotiateHello, sanitizeCapabilities } from '../../src/engine/negotiation.js';
+import { PRE_HANDSHAKE_MAX_FRAME_BYTES } from '../../src/limits.js';
 import { fileTextArb, handshakeRejectArb, rpcPayloadArb, serviceableRequestArb, shardIndexArb, workerHelloArb } from '../arbitraries.js';
 import { framed, modelToTree, writeCbor, type CborItem } from '../../conformance/cbor.js';
 import { mutateBytes, mutateTree } from '../mutate.js';
 import type { Rng } from '../rng.js';
-import { stepBytes, type FuzzStep, type TargetRole } from './model.js';
+import { EOF_NOTE, isEofStep, stepBytes, type FuzzStep, type TargetRole } from './model.js';
 
 /** Deterministic sample of a fast-check arbitrary from our PRNG. */
 export function sampleOf<T>(arb: fc.Arbitrary<T>, rng: Rng): T {
@@ -43,6 +44,7 @@ export const HOSTILE_ACTIONS = [
   'payload-tree-mutation',
   'frame-byte-mutation',
   'stream-byte-mutation',
+  'truncated-frame',
 ] as const;
 export type HostileAction = (typeof HOSTILE_ACTIONS)[number];
 
@@ -122,6 +124,7 @@ export const HANDSHAKE_MUTATIONS = [
   'not-hello',
   'silent',
   'stall-mid-frame',
+  'oversize-first-frame',
 ] as const;
 export type HandshakeMutation = (typeof HANDSHAKE_MUTATIONS)[number];
 
@@ -196,6 +199,12 @@ export function helloStep(rng: Rng, shardId: number, authToken: string | null, m
     const whole = framed(encodeWireFrame({ type: 'hello', body: hello }));
     return { hello, step: { kind: 'raw', bytes: whole.subarray(0, rng.int(1, whole.length - 1)), note: 'hello stall-mid-frame' } };
   }
+  if (allowed.includes('oversize-first-frame') && rng.chance(0.02)) {
+    // [FRM-4] a Hello above the 1 MiB pre-handshake limit (a long worker_build): its prefix and the
+    // start of its body; it must be refused at the prefix, not waited for until the handshake timeout
+    hello.worker_build = 'x'.repeat(PRE_HANDSHAKE_MAX_FRAME_BYTES + rng.pick([1, 100, 4096]));
+    return { hello, step: { kind: 'raw', bytes: oversizeFirstFrameStart(encodeWireFrame({ type: 'hello', body: hello }), rng), note: 'hello oversize-first-frame' } };
+  }
   if (allowed.includes('not-hello') && rng.chance(0.02)) {
     // [HS-3] a first frame that decodes but is not a Hello: close, no Welcome
     const other: WireFrame = rng.pick<WireFrame>([
@@ -205,7 +214,7 @@ export function helloStep(rng: Rng, shardId: number, authToken: string | null, m
     ]);
     return { hello, step: { kind: 'frame', body: encodeWireFrame(other), note: `hello not-hello:${other.type}` } };
   }
-  const breaking = allowed.filter((m) => m !== 'silent' && m !== 'stall-mid-frame' && m !== 'not-hello');
+  const breaking = allowed.filter((m) => m !== 'silent' && m !== 'stall-mid-frame' && m !== 'not-hello' && m !== 'oversize-first-frame');
   if (breaking.length && rng.chance(plan.ruleBreakingProbability ?? 0.25)) {
     const chosen = new Set<HandshakeMutation>();
     const n = rng.pick([1, 1, 2, 2, 3]);
@@ -261,8 +270,57 @@ export function helloStep(rng: Rng, shardId: number, authToken: string | null, m
   return { hello, step: maybeMutateHandshake({ type: 'hello', body: hello }, rng, mutateProbability) };
 }
 
+/**
+ * Handshake-stage answers to a worker's Hello that a conforming worker must refuse (worker
+ * targets, the fuzzer plays the router): `packet-first` (a Packet instead of Welcome / Reject
+ * [HS-14]), `reject` (the worker must close [HS-13]), `wrong-shard` (a Welcome naming another
+ * shard [HS-15]), `invalid-welcome` (a Welcome that breaks the negotiation rules [HS-10]),
+ * `silent` (no answer: the worker must close within its handshake timeout [HS-17]; only when
+ * that timeout is known), `oversize-first-frame` (the prefix and start of a Welcome padded above
+ * the 1 MiB pre-handshake limit with an unknown key: refused at the prefix [FRM-4]).
+ */
+export const WORKER_HANDSHAKE_MUTATIONS = ['packet-first', 'reject', 'wrong-shard', 'invalid-welcome', 'silent', 'oversize-first-frame'] as const;
+export type WorkerHandshakeMutation = (typeof WORKER_HANDSHAKE_MUTATIONS)[number];
+
+export interface WelcomePlanOptions {
+  /** Probability of a handshake-stage mutation from {@link WORKER_HANDSHAKE_MUTATIONS} (default 0). */
+  mutationProbability?: number;
+  /** The worker's handshake timeout, ms (enables `silent`); 0 or absent: unknown. */
+  workerHandshakeTimeoutMs?: number;
+}
+
+/** The length prefix of a first frame above 1 MiB and the start of its body (the rest never comes) [FRM-4]. */
+function oversizeFirstFrameStart(body: Uint8Array, rng: Rng): Uint8Array {
+  return framed(body).subarray(0, 4 + rng.int(0, 256));
+}
+
+/** A Welcome that breaks one rule HS-10 names (the base Welcome is a valid negotiation result). */
+function invalidWelcome(rng: Rng, hello: WorkerHello, base: RouterWelcome): { welcome: RouterWelcome; what: string } {
+  const o = hello.capabilities;
+  const c = { ...base.chosen_capabilities, supported_compression: [...base.chosen_capabilities.supported_compression] };
+  const options: Array<() => string> = [
+    () => {
+      c.max_frame_len = o.max_frame_len + rng.pick([1, 1, 1000]); // [NEG-1]
+      return 'frame-limit-over-offer';
+    },
+    () => {
+      c.max_packet_len = o.max_packet_len + rng.pick([1, 1, 1000]); // [NEG-1]
+      return 'packet-limit-over-offer';
+    },
+  ];
+  if (!o.supports_cancel) options.push(() => ((c.supports_cancel = true), 'cancel-not-offered')); // [NEG-2]
+  if (!o.supports_chunking) options.push(() => ((c.supports_chunking = true), 'chunking-not-offered')); // [NEG-2]
+  if (!o.supported_compression.includes('zstd')) options.push(() => (c.supported_compression.push('zstd'), 'zstd-not-offered')); // [NEG-3]
+  const vmax = hello.supported_versions.max;
+  const version = { major: vmax.major, minor: vmax.minor + 1 };
+  const pick = rng.below(options.length + 1);
+  if (pick === options.length) return { welcome: { ...base, chosen_version: version }, what: 'version-outside-offer' }; // [VER-1]
+  const what = options[pick]!();
+  return { welcome: { ...base, chosen_capabilities: c }, what };
+}
+
 /** Worker target: step 0, our Welcome to the worker's Hello (what a conforming router would choose). */
-export function welcomeStep(rng: Rng, workerHello: WorkerHello, mutateProbability = 0.1): { welcome: RouterWelcome | null; step: FuzzStep } {
+export function welcomeStep(rng: Rng, workerHello: WorkerHello, mutateProbability = 0.1, plan: WelcomePlanOptions = {}): { welcome: RouterWelcome | null; step: FuzzStep } {
   const own = sanitizeCapabilities(randomOwnCaps(rng), { zstdAvailable: zstdAvailable() });
   const out = negotiateHello(workerHello, {
     supportedVersions: { min: { major: 3, minor: 0 }, max: { major: 3, minor: 0 } },
@@ -271,6 +329,37 @@ export function welcomeStep(rng: Rng, workerHello: WorkerHello, mutateProbabilit
     revision: BigInt(rng.int(0, 5)),
   });
   if (out.kind === 'reject') return { welcome: null, step: { kind: 'frame', body: encodeWireFrame({ type: 'reject', body: out.reject }), note: 'reject' } };
+  if ((plan.mutationProbability ?? 0) > 0 && rng.chance(plan.mutationProbability!)) {
+    const allowed = WORKER_HANDSHAKE_MUTATIONS.filter((m) => m !== 'silent' || (plan.workerHandshakeTimeoutMs ?? 0) > 0);
+    const m = rng.pick(allowed);
+    const note = `welcome ${m}`;
+    switch (m) {
+      case 'packet-first': {
+        // [HS-14] a request Packet (even id, as the router's) where the Welcome belongs
+        const data = encodeRpcPayload({ type: 'request', body: { type: 'get_worker_stats' } });
+        return { welcome: null, step: frameStep({ type: 'packet', body: { id: 2n * BigInt(rng.int(1, 1000)), compression: 'none', data } }, note) };
+      }
+      case 'reject':
+        return { welcome: null, step: frameStep({ type: 'reject', body: sampleOf(handshakeRejectArb, rng) }, note) };
+      case 'wrong-shard': {
+        const shard = (workerHello.shard_id + rng.pick([1, 2, 1000])) >>> 0;
+        return { welcome: null, step: frameStep({ type: 'welcome', body: { ...out.welcome, shard_id: shard } }, note) };
+      }
+      case 'invalid-welcome': {
+        const { welcome, what } = invalidWelcome(rng, workerHello, out.welcome);
+        return { welcome: null, step: frameStep({ type: 'welcome', body: welcome }, `${note}:${what}`) };
+      }
+      case 'silent':
+        return { welcome: null, step: { kind: 'raw', bytes: new Uint8Array(0), note } };
+      case 'oversize-first-frame': {
+        // [FRM-4] the Welcome with an unknown key [FWD-1] whose value takes it over 1 MiB
+        const tree = modelToTree({ type: 'welcome', body: out.welcome }) as Extract<CborItem, { k: 'map' }>;
+        const body = tree.entries.find(([key]) => key.k === 'text' && key.v === 'body')?.[1] as Extract<CborItem, { k: 'map' }>;
+        body.entries.push([{ k: 'text', v: 'padding' }, { k: 'bytes', v: new Uint8Array(PRE_HANDSHAKE_MAX_FRAME_BYTES + rng.pick([1, 100, 4096])) }]);
+        return { welcome: null, step: { kind: 'raw', bytes: oversizeFirstFrameStart(writeCbor(tree), rng), note } };
+      }
+    }
+  }
   return { welcome: out.welcome, step: maybeMutateHandshake({ type: 'welcome', body: out.welcome }, rng, mutateProbability) };
 }
 
@@ -521,6 +610,19 @@ export class SessionGenerator {
         steps[i] = { kind: 'frame', body: mutateBytes(frame.body, rng), note };
         return steps;
       }
+      case 'truncated-frame': {
+        // [FRM-8] a complete, valid request frame under a prefix that claims more bytes than follow,
+        // then the end of our stream (half-close): the partial frame holds a decodable request, so a
+        // receiver that flushes its parser at end of stream would serve it
+        const body = encodeWireFrame({ type: 'packet', body: { id: this.freshIdNoTrack(), compression: 'none', data: reqPayload() } });
+        const bytes = new Uint8Array(4 + body.length);
+        new DataView(bytes.buffer).setUint32(0, body.length + rng.pick([1, 8, 100]), true);
+        bytes.set(body, 4);
+        return [
+          { kind: 'raw', bytes, note },
+          { kind: 'raw', bytes: new Uint8Array(0), note: EOF_NOTE },
+        ];
+      }
       case 'stream-byte-mutation': {
         const steps = this.validMessage();
         if (steps.length === 0) return steps;
@@ -546,7 +648,9 @@ export class SessionGenerator {
       [slots[i], slots[j]] = [slots[j]!, slots[i]!];
     }
     for (const s of slots) steps.push(...(s === 'v' ? this.validMessage() : this.hostile(rng.pick(actions))));
-    return steps;
+    // nothing can be sent after the end of our stream
+    const eof = steps.findIndex(isEofStep);
+    return eof >= 0 ? steps.slice(0, eof + 1) : steps;
   }
 }
 

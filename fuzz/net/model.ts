@@ -40,6 +40,31 @@ export interface Expectation {
   rejectCode?: string;
   /** The close is due to the router's handshake timeout [HS-6]: wait that long (scaled), not the case deadline. */
   handshakeTimeout?: boolean;
+  /** The close must come at once, before the target's handshake timeout could fire (a refused first-frame prefix [FRM-4]). */
+  beforeHandshakeTimeout?: boolean;
+  /** Request ids inside a frame the stream ended in: they must never be answered [FRM-8]. */
+  neverAnswer?: bigint[];
+}
+
+/** The note of the (empty) step that ends our side of the stream (a half-close; kept in regression files). */
+export const EOF_NOTE = 'eof';
+
+/** The (empty) step after which the fuzzer half-closes the connection (nothing is sent after it). */
+export function isEofStep(s: FuzzStep): boolean {
+  return s.kind === 'raw' && s.bytes.length === 0 && s.note === EOF_NOTE;
+}
+
+/** The packet id inside a step that is a length prefix followed by one complete Packet frame body (a truncated frame), or null. */
+function truncatedPacketId(step: FuzzStep | undefined): bigint | null {
+  if (!step || step.kind !== 'raw' || step.bytes.length < 5) return null;
+  const claimed = Buffer.from(step.bytes.buffer, step.bytes.byteOffset, 4).readUInt32LE(0);
+  if (claimed <= step.bytes.length - 4) return null;
+  try {
+    const f = decodeWireFrame(step.bytes.subarray(4));
+    return f.type === 'packet' ? f.body.id : null;
+  } catch {
+    return null;
+  }
 }
 
 /** One unit the fuzzer writes: a frame body (prefix added on the wire) or raw bytes. */
@@ -98,6 +123,19 @@ function codeOf(e: unknown): string {
   throw e;
 }
 
+/** How the worker-side handshake SHOULDs are graded (worker targets). */
+export interface HandshakeGrading {
+  /**
+   * Grade the worker's handshake SHOULDs as MUSTs (the fuzzer's `--strict`, like the conformance
+   * suite's): [HS-10] refuse a Welcome that breaks the negotiation rules, [HS-15] refuse another
+   * shard's Welcome, [HS-17] close when no answer comes within its handshake timeout. Without it
+   * both behaviours are allowed (the Rust worker does none of them).
+   */
+  strict?: boolean;
+  /** The worker's handshake timeout, ms, when known (0 / absent: unknown, silence is judged 'any'). */
+  workerHandshakeTimeoutMs?: number;
+}
+
 /**
  * Judge the FIRST step against the handshake rules.
  * Router target: step 0 is our Hello. Worker target: step 0 is our Welcome to `workerHello`.
@@ -107,6 +145,7 @@ export function judgeHandshakeStep(
   role: TargetRole,
   step: FuzzStep | undefined,
   workerHello?: WorkerHello,
+  grading: HandshakeGrading = {},
 ): { proceed: true; frame: WireFrame } | { proceed: false; expectation: Expectation } {
   const end = (e: Omit<Expectation, 'mustAnswer' | 'mayAnswer'>): { proceed: false; expectation: Expectation } => ({
     proceed: false,
@@ -118,13 +157,19 @@ export function judgeHandshakeStep(
   try {
     bodies = dec.push(stepBytes(step));
   } catch (e) {
-    // [FRM-3] [FRM-4] an over-limit (or empty) handshake frame closes the connection
-    return end({ end: 'close', reason: `handshake frame refused (${codeOf(e)})`, rule: 'FRM-4' });
+    // [FRM-3] [FRM-4] an over-limit (or empty) handshake frame closes the connection, at the
+    // prefix: not after waiting for the body until the handshake timeout ends the connection
+    const code = codeOf(e);
+    return end({ end: 'close', reason: `handshake frame refused at the prefix (${code})`, rule: 'FRM-4', ...(code === 'FRAME_TOO_LARGE' ? { beforeHandshakeTimeout: true } : {}) });
   }
   if (bodies.length === 0) {
     // [HS-6] a router closes a connection whose handshake has not completed within its handshake
     // timeout (silence, or a stall inside the first frame); the runner waits that long (scaled).
     if (role === 'router') return end({ end: 'close', reason: 'handshake frame incomplete: the router must time the handshake out', rule: 'HS-6', partialFrame: true, handshakeTimeout: true });
+    // [HS-17] SHOULD: a worker bounds its wait for the answer to its Hello and then closes
+    if (grading.strict && (grading.workerHandshakeTimeoutMs ?? 0) > 0) {
+      return end({ end: 'close', reason: 'no answer to the hello: the worker must time the handshake out', rule: 'HS-17', partialFrame: true, handshakeTimeout: true });
+    }
     return end({ end: 'any', reason: 'handshake frame incomplete', partialFrame: true });
   }
   let frame: WireFrame;
@@ -132,7 +177,8 @@ export function judgeHandshakeStep(
     frame = decodeWireFrame(bodies[0]!);
   } catch (e) {
     // [HS-3] a first frame that does not decode closes the connection (no Reject needed)
-    return end({ end: 'close', reason: `handshake frame does not decode (${codeOf(e)})`, rule: role === 'router' ? 'HS-3' : 'HS-2' });
+    // [HS-14] (worker) an answer to the Hello that does not decode closes the connection
+    return end({ end: 'close', reason: `handshake frame does not decode (${codeOf(e)})`, rule: role === 'router' ? 'HS-3' : 'HS-14' });
   }
   if (bodies.length > 1 || dec.inFrame) {
     // extra bytes after the handshake frame in the same step: the frames after it are judged with unknown timing
@@ -148,14 +194,26 @@ export function judgeHandshakeStep(
     return { proceed: true, frame };
   }
   // worker target: what we sent as the router
-  if (frame.type === 'reject') return end({ end: 'close', reason: 'router rejected the worker', rule: 'HS-5' });
-  if (frame.type !== 'welcome') return end({ end: 'close', reason: `answer to hello is ${frame.type}`, rule: 'HS-2' });
+  // [HS-13] a worker that receives a Reject closes (without sending anything)
+  if (frame.type === 'reject') return end({ end: 'close', reason: 'router rejected the worker', rule: 'HS-13' });
+  // [HS-14] an answer that is neither Welcome nor Reject closes the connection
+  if (frame.type !== 'welcome') return end({ end: 'close', reason: `answer to hello is ${frame.type}`, rule: 'HS-14' });
   if (workerHello) {
+    const strictEnd = grading.strict ? 'close' : 'any';
+    // [HS-15] SHOULD: a Welcome naming another shard is refused (the Rust worker goes on)
+    if (frame.body.shard_id !== workerHello.shard_id) {
+      return end({ end: strictEnd, reason: `welcome names another shard (refusal is a SHOULD${grading.strict ? ', graded strictly' : ''})`, rule: 'HS-15' });
+    }
     try {
       checkWelcome(workerHello, frame.body);
-    } catch {
-      // [HS-10] SHOULD refuse: the Rust worker accepts anything, so both are allowed
-      return end({ end: 'any', reason: 'welcome breaks the negotiation rules (refusal is a SHOULD)', rule: 'HS-10' });
+    } catch (e) {
+      // [HS-10] SHOULD refuse a Welcome outside the offer (the Rust worker accepts anything). Only
+      // what HS-10 names is graded strictly: a version outside the range, a limit over the offer
+      // [NEG-1], a flag not offered [NEG-2], an algorithm not offered other than none [NEG-3].
+      const broken = isProtocolError(e) ? String(e.details['brokenRule'] ?? '') : '';
+      const algo = isProtocolError(e) ? e.details['algorithm'] : undefined;
+      const named = ['VER-1', 'NEG-1', 'NEG-2', 'NEG-3'].includes(broken) && algo !== 'none' && !(broken === 'NEG-3' && algo === undefined);
+      return end({ end: named ? strictEnd : 'any', reason: `welcome breaks the negotiation rules (${broken || 'invalid'}; refusal is a SHOULD${named && grading.strict ? ', graded strictly' : ''})`, rule: 'HS-10' });
     }
   }
   return { proceed: true, frame };
@@ -187,7 +245,19 @@ export function judgeSession(targetRole: TargetRole, caps: Capabilities, steps: 
   let shutdownId: bigint | undefined;
   /** Step of the first unknown variant with a body [FWD-5], if any. */
   let fwd5At: number | undefined;
+  /** Whether the decoder was between frames before the previous step. */
+  let prevStartedAtBoundary = false;
   for (let i = firstIndex; i < steps.length; i++) {
+    if (isEofStep(steps[i]!)) {
+      const earlier = [...must, ...may];
+      // on a frame boundary the end of stream is an ordinary close by the peer: either end is fine
+      if (!dec.inFrame) return { end: 'any', mustAnswer: [], mayAnswer: earlier, reason: 'end of stream between frames', decidedAt: i };
+      // [FRM-8] the stream ends inside a frame: the partial frame is discarded unprocessed (a request
+      // inside it is never answered) and the connection is closed; earlier requests may be answered
+      const id = prevStartedAtBoundary ? truncatedPacketId(steps[i - 1]) : null;
+      return { end: 'close', mustAnswer: [], mayAnswer: earlier, reason: 'the stream ended inside a frame', rule: 'FRM-8', decidedAt: i, partialFrame: true, ...(id !== null ? { neverAnswer: [id] } : {}) };
+    }
+    prevStartedAtBoundary = !dec.inFrame;
     let bodies: Uint8Array[];
     try {
       bodies = dec.push(stepBytes(steps[i]!));

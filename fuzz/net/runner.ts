@@ -18,6 +18,7 @@ import {
   clampLimit,
   expectedHandshake,
   helloOfStep,
+  isEofStep,
   packetRuleFor,
   judgeHandshakeStep,
   judgeSession,
@@ -57,6 +58,8 @@ export interface FuzzTarget {
   readonly probeFreshConnection: boolean;
   /** Router targets: the router's handshake timeout when the target knows it (embedded settings), ms. */
   readonly handshakeTimeoutMs?: number;
+  /** Worker targets: the worker's handshake timeout [HS-17] when the target knows it (in-process settings), ms. */
+  readonly workerHandshakeTimeoutMs?: number;
   logTail(): string;
   close(): Promise<void>;
 }
@@ -95,6 +98,15 @@ export interface RunOptions {
   handshakeMutations?: readonly HandshakeMutation[];
   /** Router targets with a stimulus: probability that a case makes the router send requests. Default 0.3. */
   stimulusProbability?: number;
+  /**
+   * Grade the worker handshake SHOULDs [HS-10] [HS-15] [HS-17] as failures (`--strict`, as in the
+   * conformance suite). Default false: both behaviours are allowed (the Rust worker follows none).
+   */
+  strict?: boolean;
+  /** Worker targets: the worker's handshake timeout, ms [HS-17] (default: what the target knows; 0 = unknown, no silent cases). */
+  workerHandshakeTimeoutMs?: number;
+  /** Worker targets: probability of a handshake-stage mutation of our answer (packet, reject, wrong shard, invalid welcome, silence). Default 0.1. */
+  workerHandshakeMutationProbability?: number;
 }
 
 /** The target config's default unknown shard (docs/target-config.md `shards.unknown`). */
@@ -318,6 +330,15 @@ class TargetReader {
   }
 }
 
+/** Put a step on the wire: its bytes, or for the end-of-stream step a half-close [FRM-8]. */
+function send(socket: Duplex, step: FuzzStep): void {
+  if (isEofStep(step)) {
+    if (!socket.destroyed && !socket.writableEnded) socket.end();
+    return;
+  }
+  write(socket, stepBytes(step));
+}
+
 function write(socket: Duplex, bytes: Uint8Array): void {
   if (socket.destroyed || socket.writableEnded) return;
   try {
@@ -421,7 +442,8 @@ export async function executeCase(
         throw new CaseAbort();
       }
     }
-    const hsTimeoutMs = routerHandshakeTimeout(target, opts);
+    const workerHsTimeoutMs = opts.workerHandshakeTimeoutMs ?? target.workerHandshakeTimeoutMs ?? 0;
+    const hsTimeoutMs = role === 'router' ? routerHandshakeTimeout(target, opts) : workerHsTimeoutMs;
     const step0: FuzzStep =
       fixed?.[0] ??
       (role === 'router'
@@ -430,9 +452,12 @@ export async function executeCase(
             routerHandshakeTimeoutMs: hsTimeoutMs,
             ...(opts.handshakeMutations ? { mutations: opts.handshakeMutations } : {}),
           }).step
-        : welcomeStep(rng, workerHello!).step);
+        : welcomeStep(rng, workerHello!, 0.1, {
+            mutationProbability: opts.workerHandshakeMutationProbability ?? 0.1,
+            workerHandshakeTimeoutMs: workerHsTimeoutMs,
+          }).step);
     steps.push(step0);
-    let judged = judgeHandshakeStep(role, step0, workerHello);
+    let judged = judgeHandshakeStep(role, step0, workerHello, { strict: opts.strict === true, workerHandshakeTimeoutMs: workerHsTimeoutMs });
     const sentHello = role === 'router' ? helloOfStep(step0) : null;
     // [SEC-2] whatever token our Hello carried (the real one or one derived from it) must never come back
     if (sentHello?.auth_token) reader.secrets.push(Buffer.from(sentHello.auth_token, 'utf8'));
@@ -512,7 +537,7 @@ export async function executeCase(
         // now and then the router is made to send requests (their ids, frames and packets are checked [ID-1] [ID-2] [ID-4])
         if (!fixed && target.stimulus && rng.chance(opts.stimulusProbability ?? 0.3)) rest.push({ kind: 'raw', bytes: new Uint8Array(0), note: STIMULUS_NOTE });
         steps.push(...rest);
-        for (const s of rest) write(conn.socket, stepBytes(s));
+        for (const s of rest) send(conn.socket, s);
         expectation = judgeSession(role, caps, steps, 1, hello.shard_id);
         if (target.stimulus && rest.some(isStimulusStep)) {
           await target.stimulus(hello.shard_id, 2, ac.signal).catch(() => undefined);
@@ -526,7 +551,7 @@ export async function executeCase(
       if (opts.postHandshakeDelayMs) await sleep(opts.postHandshakeDelayMs);
       const rest = fixed ? fixed.slice(1) : new SessionGenerator({ role, caps, shardId: workerHello!.shard_id, rng, ...(opts.actions ? { actions: opts.actions } : {}) }).session();
       steps.push(...rest);
-      for (const s of rest) write(conn.socket, stepBytes(s));
+      for (const s of rest) send(conn.socket, s);
       expectation = judgeSession(role, caps, steps, 1, workerHello!.shard_id);
     }
     if (fixed && !judged.proceed) steps.push(...fixed.slice(1)); // kept in the record, not sent
@@ -537,10 +562,20 @@ export async function executeCase(
     if (expectation.end === 'close') {
       // [HS-6] a handshake timeout is waited for as configured (scaled), with a margin
       const scale = opts.timeScale ?? 1;
-      const waitMs = expectation.handshakeTimeout ? Math.round((hsTimeoutMs + Math.max(1000, hsTimeoutMs / 2)) * scale) : opts.deadlineMs;
+      // [FRM-4] a refused first-frame prefix closes at once: within 3/4 of the handshake timeout (when
+      // known), so a target that waits for the body and is closed by its timer is not mistaken for one
+      const waitMs = expectation.handshakeTimeout
+        ? Math.round((hsTimeoutMs + Math.max(1000, hsTimeoutMs / 2)) * scale)
+        : expectation.beforeHandshakeTimeout && hsTimeoutMs > 0
+          ? Math.min(opts.deadlineMs, Math.round(hsTimeoutMs * 0.75))
+          : opts.deadlineMs;
       const closed = await reader.waitClosed(waitMs);
       if (!closed) {
         fail('no-close', expectation.rule ?? 'FRM-1', `expected the target to close (${expectation.reason}); still open after ${waitMs} ms`);
+      }
+      // [HS-13] a worker that receives a Reject closes without sending anything (its Hello is frame 0)
+      if (role === 'worker' && expectation.rule === 'HS-13' && reader.frames.length > 1) {
+        fail('target-violation', 'HS-13', `the worker sent ${reader.frames[1]!.type} after receiving a Reject`);
       }
       if (expectation.rejectCode && role === 'router') {
         const rej = reader.frames.find((f) => f.type === 'reject') as Extract<WireFrame, { type: 'reject' }> | undefined;
@@ -566,6 +601,10 @@ export async function executeCase(
       }
     }
     await sleep(opts.graceMs);
+    // [FRM-8] a request inside a frame the stream ended in is never processed
+    for (const id of expectation.neverAnswer ?? []) {
+      if (reader.responses.has(id)) fail('unsolicited-response', 'FRM-8', `request id ${id} was answered although its frame was cut off by the end of the stream`);
+    }
     // exactly one response per request [DATA-1]
     const allowed = new Set([...expectation.mustAnswer, ...expectation.mayAnswer]);
     for (const [id, n] of reader.responses) {

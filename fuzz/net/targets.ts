@@ -151,13 +151,17 @@ export async function listenWorkerTarget(address: string, opts: ConnectSettings 
  * The reference worker in this process, one fresh worker per connection (tests, benchmarks).
  * `faults` are reference fault names (src/peers/faults.ts).
  */
-export async function inProcessWorker(opts: { shardId?: number; faults?: readonly string[]; authToken?: string; capabilities?: Record<string, unknown> } = {}): Promise<FuzzTarget> {
+export async function inProcessWorker(
+  opts: { shardId?: number; faults?: readonly string[]; authToken?: string; capabilities?: Record<string, unknown>; handshakeTimeoutMs?: number } = {},
+): Promise<FuzzTarget> {
   const { startReferenceWorker } = await import('../../src/peers/worker.js');
   const dir = mkdtempSync(join(tmpdir(), 'ncfw-'));
   const shardId = opts.shardId ?? 0;
+  const handshakeTimeoutMs = opts.handshakeTimeoutMs ?? IN_PROCESS_WORKER_HANDSHAKE_TIMEOUT_MS;
   let serial = 0;
   return {
     role: 'worker',
+    workerHandshakeTimeoutMs: handshakeTimeoutMs,
     describe: `in-process reference worker${opts.faults?.length ? ` (faults: ${opts.faults.join(', ')})` : ''}`,
     probeFreshConnection: true,
     async open() {
@@ -171,6 +175,7 @@ export async function inProcessWorker(opts: { shardId?: number; faults?: readonl
         shardId,
         faults: opts.faults ?? [],
         log: null,
+        handshakeTimeoutMs,
         ...(opts.authToken !== undefined ? { authToken: opts.authToken } : {}),
         ...(opts.capabilities ?? {}),
       });
@@ -197,6 +202,9 @@ export async function inProcessWorker(opts: { shardId?: number; faults?: readonl
     },
   };
 }
+
+/** The in-process worker's handshake timeout [HS-17] (short, so silent-answer cases stay cheap; long enough for a loaded machine). */
+export const IN_PROCESS_WORKER_HANDSHAKE_TIMEOUT_MS = 1500;
 
 /** The in-process router's handshake timeout (short, so silent-handshake cases [HS-6] stay cheap). */
 export const IN_PROCESS_ROUTER_HANDSHAKE_TIMEOUT_MS = 1000;

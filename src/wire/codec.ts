@@ -24,7 +24,7 @@
 import { ErrorCodes, ProtocolError, type ErrorCode } from '../errors.js';
 import { HARD_MAX_MESSAGE_BYTES, resolveDecodeLimits, type DecodeLimits } from '../limits.js';
 import { CborFloat, IndefiniteText, TAGGED_NULL, decodeCbor, encodeCbor, encodeCborShared, repeatedKeys, type CborValue } from './cbor.js';
-import { headBytes, writeHead } from './cbor-head.js';
+import { bytesAt, headBytes, writeHead } from './cbor-head.js';
 import {
   COMPRESSION_ALGOS,
   DIAGNOSTIC_SEVERITIES,
@@ -970,12 +970,6 @@ export function decodeWireFrameGeneric(bytes: Uint8Array, limits?: Partial<Decod
   return wireFrameFromCbor(decodeCbor(bytes, limitsFor(limits)));
 }
 
-function matchAt(bytes: Uint8Array, at: number, pattern: Uint8Array): boolean {
-  if (at + pattern.length > bytes.length) return false;
-  for (let i = 0; i < pattern.length; i++) if (bytes[at + i] !== pattern[i]) return false;
-  return true;
-}
-
 /**
  * Fast path for the frames that carry bulk data: a Packet or PacketChunk laid out exactly as
  * serde_cbor writes it (the only layout our and the reference encoder produce) is read directly,
@@ -986,33 +980,33 @@ function matchAt(bytes: Uint8Array, at: number, pattern: Uint8Array): boolean {
 function decodeCanonicalPacket(bytes: Uint8Array, limits: DecodeLimits): WireFrame | undefined {
   if (bytes.length > limits.maxMessageBytes || bytes.length < PACKET_PREFIX.length) return undefined;
   const chunk = bytes[6] === 0x6c; // text(12) "packet_chunk" vs text(6) "packet"
-  if (!matchAt(bytes, 0, chunk ? CHUNK_PREFIX : PACKET_PREFIX)) return undefined;
+  if (!bytesAt(bytes, 0, chunk ? CHUNK_PREFIX : PACKET_PREFIX)) return undefined;
   // Heads read without tuples (this runs for every frame): `argAt` leaves the offset after the head in `argEnd`.
   let at = chunk ? CHUNK_PREFIX.length : PACKET_PREFIX.length;
   const idArg = argAt(bytes, at, 0);
   if (idArg === undefined) return undefined;
   at = argEnd;
   let compression: CompressionAlgo;
-  if (matchAt(bytes, at, ALGO_NONE)) compression = 'none';
-  else if (matchAt(bytes, at, ALGO_ZSTD)) compression = 'zstd';
-  else if (matchAt(bytes, at, ALGO_UNKNOWN)) compression = 'unknown';
+  if (bytesAt(bytes, at, ALGO_NONE)) compression = 'none';
+  else if (bytesAt(bytes, at, ALGO_ZSTD)) compression = 'zstd';
+  else if (bytesAt(bytes, at, ALGO_UNKNOWN)) compression = 'unknown';
   else return undefined;
   at += ALGO_BYTES[compression].length;
   let seq = 0;
   let last = false;
   if (chunk) {
-    if (!matchAt(bytes, at, SEQ_KEY)) return undefined;
+    if (!bytesAt(bytes, at, SEQ_KEY)) return undefined;
     const seqArg = argAt(bytes, at + SEQ_KEY.length, 0);
     if (seqArg === undefined || seqArg > 0xffffffff) return undefined;
     seq = Number(seqArg);
     at = argEnd;
-    if (!matchAt(bytes, at, LAST_KEY)) return undefined;
+    if (!bytesAt(bytes, at, LAST_KEY)) return undefined;
     const flag = bytes[at + LAST_KEY.length];
     if (flag !== 0xf4 && flag !== 0xf5) return undefined;
     last = flag === 0xf5;
     at += LAST_KEY.length + 1;
   }
-  if (!matchAt(bytes, at, DATA_KEY)) return undefined;
+  if (!bytesAt(bytes, at, DATA_KEY)) return undefined;
   const len = argAt(bytes, at + DATA_KEY.length, 2);
   if (len === undefined) return undefined;
   const start = argEnd;
@@ -1240,24 +1234,24 @@ function shortestUintAt(bytes: Uint8Array, at: number): number | bigint | undefi
 function decodeSmallPayload(bytes: Uint8Array): RpcPayload | undefined {
   const n = bytes.length;
   for (const c of SMALL_CONSTANTS) {
-    if (c.bytes.length === n && matchAt(bytes, 0, c.bytes)) return c.make();
+    if (c.bytes.length === n && bytesAt(bytes, 0, c.bytes)) return c.make();
   }
-  if (!matchAt(bytes, 0, WORKER_STATS_PREFIX)) return undefined;
+  if (!bytesAt(bytes, 0, WORKER_STATS_PREFIX)) return undefined;
   let at = WORKER_STATS_PREFIX.length;
-  if (!matchAt(bytes, at, SHARD_ID_KEY)) return undefined;
+  if (!bytesAt(bytes, at, SHARD_ID_KEY)) return undefined;
   const shardId = shortestUintAt(bytes, at + SHARD_ID_KEY.length);
   // u32 fields: an argument above 2^32-1 is a range error, left to the generic path
   if (typeof shardId !== 'number' || shardId > 0xffffffff) return undefined;
   at = argEnd;
-  if (!matchAt(bytes, at, REVISION_KEY)) return undefined;
+  if (!bytesAt(bytes, at, REVISION_KEY)) return undefined;
   const revision = shortestUintAt(bytes, at + REVISION_KEY.length);
   if (revision === undefined) return undefined;
   at = argEnd;
-  if (!matchAt(bytes, at, INDEX_GENERATION_KEY)) return undefined;
+  if (!bytesAt(bytes, at, INDEX_GENERATION_KEY)) return undefined;
   const generation = shortestUintAt(bytes, at + INDEX_GENERATION_KEY.length);
   if (generation === undefined) return undefined;
   at = argEnd;
-  if (!matchAt(bytes, at, FILE_COUNT_KEY)) return undefined;
+  if (!bytesAt(bytes, at, FILE_COUNT_KEY)) return undefined;
   const fileCount = shortestUintAt(bytes, at + FILE_COUNT_KEY.length);
   if (typeof fileCount !== 'number' || fileCount > 0xffffffff || argEnd !== n) return undefined;
   return {
