@@ -195,8 +195,9 @@ export function registerFuzzCommands(program: Command): void {
       .option('--no-shrink', 'do not shrink failures')
       .option('--keep-going', 'continue after a failure')
       .option('--offline', 'run the offline codec properties instead of a live target')
-      .option('--json', 'print the summary as JSON on stdout'),
-  ).action(async (o: TargetFlags & { seed?: string; duration: number; maxCases?: number; out: string; lanes?: string; actions?: string; shrink: boolean; keepGoing?: boolean; offline?: boolean; json?: boolean }, cmd: Command) => {
+      .option('--json', 'print the summary as JSON on stdout')
+      .option('--strict', "SHOULDs fail the run: a worker's handshake checks (refuse an invalid or other shard's Welcome [HS-10] [HS-15]) and tolerance of lenient CBOR [CBOR-10] and of unit variants with body null [CBOR-13]"),
+  ).action(async (o: TargetFlags & { seed?: string; duration: number; maxCases?: number; out: string; lanes?: string; actions?: string; shrink: boolean; keepGoing?: boolean; offline?: boolean; json?: boolean; strict?: boolean }, cmd: Command) => {
     const seed = o.seed ?? String(randomSeed());
     try {
       if (o.offline) {
@@ -207,7 +208,7 @@ export function registerFuzzCommands(program: Command): void {
       }
       const actions = o.actions?.split(',').map((a) => a.trim());
       for (const a of actions ?? []) if (!(HOSTILE_ACTIONS as readonly string[]).includes(a)) throw new Error(`unknown action (see --help): ${a.slice(0, 40)}`);
-      const { lanes: lanesText, ...flags } = o;
+      const { lanes: lanesText, strict, ...flags } = o;
       const lanesFlag = lanesText?.split(',').map((s) => intArg('--lanes', 0, 0xffffffff)(s.trim()));
       const resolved = await resolveTarget(flags, cmd, lanesFlag ? { lanes: lanesFlag } : {});
       const { role, lanes } = resolved;
@@ -219,7 +220,7 @@ export function registerFuzzCommands(program: Command): void {
           seed,
           durationMs: o.duration,
           ...(o.maxCases ? { maxCases: o.maxCases } : {}),
-          run: runOptions(resolved, token, actions as HostileAction[] | undefined),
+          run: { ...runOptions(resolved, token, actions as HostileAction[] | undefined), ...(strict ? { strict: true } : {}) },
           outDir: o.out,
           shrink: o.shrink,
           stopOnFailure: !o.keepGoing,

@@ -65,7 +65,7 @@ describe('oracle (reference receive model) on literal inputs', () => {
     const body = encodeWireFrame({ type: 'packet', body: { id: 6n, compression: 'none', data: encodeRpcPayload({ type: 'request', body: { type: 'get_worker_stats' } }) } });
     const truncated: FuzzStep = { kind: 'raw', bytes: new Uint8Array([...fromHex('ff000000'), ...body]), note: 'truncated-frame' };
     const eof: FuzzStep = { kind: 'raw', bytes: new Uint8Array(0), note: 'eof' };
-    expect(judgeSession('worker', CAPS, [HELLO_STEP, request(2n), truncated, eof])).toMatchObject({ end: 'close', rule: 'FRM-8', neverAnswer: [6n], mustAnswer: [], mayAnswer: [2n] });
+    expect(judgeSession('worker', CAPS, [HELLO_STEP, request(2n), truncated, eof])).toMatchObject({ end: 'close', rule: 'FRM-8', neverAnswer: [{ id: 6n, rule: 'FRM-8' }], mustAnswer: [], mayAnswer: [2n] });
     // between frames the end of stream is an ordinary close by the peer
     expect(judgeSession('worker', CAPS, [HELLO_STEP, request(2n), eof])).toMatchObject({ end: 'any', mayAnswer: [2n] });
   });
@@ -159,6 +159,15 @@ describe('oracle: the router\'s answer to a Hello [HS-4 order]', () => {
       expect(w.proceed ? null : w.expectation.end).toBe('any');
       const ws = judgeHandshakeStep('worker', { kind: 'raw', bytes }, undefined, { strict: true, workerHandshakeTimeoutMs: 1500 });
       expect(ws.proceed ? null : ws.expectation).toMatchObject({ end: 'close', rule: 'HS-17', handshakeTimeout: true });
+    }
+  });
+});
+
+describe('oracle: a first frame over 1 MiB is refused at the prefix [FRM-4]', () => {
+  it('prefix 1 MiB + 1 (literal 01 00 10 00) and the start of a body: close before the handshake timeout, either role', () => {
+    for (const role of ['router', 'worker'] as const) {
+      const j = judgeHandshakeStep(role, { kind: 'raw', bytes: fromHex('01001000a264747970') });
+      expect(j.proceed ? null : j.expectation).toMatchObject({ end: 'close', rule: 'FRM-4', beforeHandshakeTimeout: true });
     }
   });
 });

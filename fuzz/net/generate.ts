@@ -397,6 +397,29 @@ function splitInto(data: Uint8Array, parts: number): Uint8Array[] {
   return out;
 }
 
+/**
+ * Encodings a receiver must tolerate: unknown keys [FWD-1], other-case variant names as unknown
+ * variants [FWD-4], lenient CBOR forms [CBOR-10] and a unit variant with body null [CBOR-13].
+ */
+export const TOLERATED_FORMS = ['unknown-key', 'case-variant', 'lenient', 'unit-null-body'] as const;
+
+type MapItem = Extract<CborItem, { k: 'map' }>;
+
+function mapValue(m: CborItem | undefined, key: string): CborItem | undefined {
+  if (!m || m.k !== 'map') return undefined;
+  return m.entries.find(([k]) => k.k === 'text' && k.v === key)?.[1];
+}
+
+function unknownEntry(rng: Rng): [CborItem, CborItem] {
+  const value: CborItem = rng.pick<CborItem>([
+    { k: 'uint', v: 7n },
+    { k: 'text', v: 'future' },
+    { k: 'map', entries: [[{ k: 'text', v: 'nested' }, { k: 'array', items: [{ k: 'simple', v: 22 }] }]] },
+    { k: 'float', v: 1.5, width: 8 },
+  ]);
+  return [{ k: 'text', v: rng.pick(['x_future', 'extension', 'Type', 'bodyy']) }, value];
+}
+
 /** Generates the post-handshake steps of one case. */
 export class SessionGenerator {
   private nextId: bigint;
@@ -430,6 +453,74 @@ export class SessionGenerator {
 
   /** One valid message (it must not close the connection). */
   validMessage(): FuzzStep[] {
+    return this.plainValidMessage();
+  }
+
+  /**
+   * A request in an encoding the target must tolerate (TOLERATED_FORMS); the model judges it like
+   * any frame (the codec accepts these forms), so the request must be answered and the connection
+   * stays open (a probe follows). `case-variant` is the exception: `"Packet"` is an unknown variant
+   * [FWD-4], so the request inside it must never be answered. Null when caps cannot carry it.
+   */
+  tolerated(): FuzzStep[] | null {
+    const { rng, caps } = this.ctx;
+    const form = rng.pick(TOLERATED_FORMS);
+    const id = form === 'case-variant' ? this.freshIdNoTrack() : this.freshId();
+    const payload: RpcPayload = { type: 'request', body: rng.chance(0.5) ? { type: 'get_worker_stats' } : this.request() };
+    const ptree = modelToTree(payload) as MapItem;
+    if (form === 'unit-null-body') {
+      // [CBOR-13] a unit variant with "body": null (the request variant when it is a unit, else the payload's inner unit)
+      const inner = mapValue(ptree, 'body');
+      if (inner && inner.k === 'map' && inner.entries.length === 1) inner.entries.push([{ k: 'text', v: 'body' }, { k: 'simple', v: 22 }]);
+      else ptree.entries = [[{ k: 'text', v: 'type' }, { k: 'text', v: 'request' }], [{ k: 'text', v: 'body' }, { k: 'map', entries: [[{ k: 'text', v: 'type' }, { k: 'text', v: 'get_worker_stats' }], [{ k: 'text', v: 'body' }, { k: 'simple', v: 22 }]] }]];
+    }
+    if (form === 'unknown-key' && rng.chance(0.5)) {
+      // [FWD-1] an unknown key inside the payload (or its request body)
+      const target = rng.chance(0.5) ? ptree : mapValue(ptree, 'body');
+      if (target && target.k === 'map') target.entries.splice(rng.below(target.entries.length + 1), 0, unknownEntry(rng));
+    }
+    const data = writeCbor(ptree);
+    const ftree = modelToTree({ type: 'packet', body: { id, compression: 'none', data } }) as MapItem;
+    const fbody = mapValue(ftree, 'body') as MapItem;
+    let what: string = form;
+    switch (form) {
+      case 'unknown-key':
+        // [FWD-1] an unknown key in the frame envelope or the packet body, at any position
+        if (rng.chance(0.5)) {
+          const m = rng.chance(0.5) ? ftree : fbody;
+          m.entries.splice(rng.below(m.entries.length + 1), 0, unknownEntry(rng));
+        }
+        break;
+      case 'case-variant':
+        // [FWD-4] variant names match exactly: "Packet" is an unknown variant (with a body)
+        ftree.entries[0] = [{ k: 'text', v: 'type' }, { k: 'text', v: rng.pick(['Packet', 'PACKET', 'pAcket']) }];
+        break;
+      case 'lenient': {
+        // [CBOR-10] indefinite-length maps and strings, non-minimal integers, a tag, body before type
+        const k = rng.pick(['indefinite', 'non-minimal-int', 'tag', 'body-before-type'] as const);
+        what = `lenient:${k}`;
+        if (k === 'indefinite') {
+          ftree.indef = true;
+          fbody.indef = true;
+          const d = mapValue(fbody, 'data');
+          if (d && d.k === 'bytes' && d.v.length > 1) d.chunks = [1, d.v.length - 1];
+        } else if (k === 'non-minimal-int') {
+          const i = fbody.entries.findIndex(([key]) => key.k === 'text' && key.v === 'id');
+          fbody.entries[i] = [{ k: 'text', v: 'id' }, { k: 'uint', v: id, width: 8 }];
+        } else if (k === 'tag') {
+          ftree.entries[1] = [{ k: 'text', v: 'body' }, { k: 'tag', tag: 55_799n, item: fbody }];
+        } else ftree.entries.reverse();
+        break;
+      }
+      case 'unit-null-body':
+        break;
+    }
+    const body = writeCbor(ftree);
+    if (body.length > caps.max_frame_len || data.length > caps.max_packet_len) return null;
+    return [{ kind: 'frame', body, note: `tolerated ${what}` }];
+  }
+
+  private plainValidMessage(): FuzzStep[] {
     const { rng, caps } = this.ctx;
     for (let attempt = 0; attempt < 5; attempt++) {
       const k = rng.below(12);
@@ -639,6 +730,12 @@ export class SessionGenerator {
   session(): FuzzStep[] {
     const { rng } = this.ctx;
     const actions = this.ctx.actions ?? HOSTILE_ACTIONS;
+    // now and then the session is one request in an encoding the target must tolerate, alone, so
+    // that a close can only be due to it (the runner cites its rule; a probe request follows)
+    if (rng.chance(0.12)) {
+      const t = this.tolerated();
+      if (t) return t;
+    }
     const steps: FuzzStep[] = [];
     const nValid = rng.int(0, 4);
     const nHostile = actions.length === 0 ? 0 : rng.chance(0.25) ? 0 : rng.chance(0.8) ? 1 : 2;

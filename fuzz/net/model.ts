@@ -17,6 +17,7 @@ import type { Capabilities, WireFrame, WorkerHello } from '../../src/wire/model.
 import { FrameDecoder, Reassembler, decodeRpcPayload, decodeWireFrame } from '../../src/wire/index.js';
 import { checkWelcome } from '../../src/engine/negotiation.js';
 import { framed } from '../../conformance/cbor.js';
+import { Decoder } from 'cbor-x';
 
 export type TargetRole = 'router' | 'worker';
 
@@ -42,8 +43,8 @@ export interface Expectation {
   handshakeTimeout?: boolean;
   /** The close must come at once, before the target's handshake timeout could fire (a refused first-frame prefix [FRM-4]). */
   beforeHandshakeTimeout?: boolean;
-  /** Request ids inside a frame the stream ended in: they must never be answered [FRM-8]. */
-  neverAnswer?: bigint[];
+  /** Request ids that must never be answered, with the rule: inside a frame the stream ended in [FRM-8], inside an other-case variant [FWD-4]. */
+  neverAnswer?: Array<{ id: bigint; rule: string }>;
 }
 
 /** The note of the (empty) step that ends our side of the stream (a half-close; kept in regression files). */
@@ -118,6 +119,25 @@ export function endsMidFrame(steps: readonly FuzzStep[]): boolean {
   return false;
 }
 
+const genericCbor = new Decoder({ mapsAsObjects: true, useRecords: false }) // u64 over 2^53 comes back as a bigint;
+
+/**
+ * The id of a request carried by a frame whose variant name is a known frame variant in another
+ * letter case (`"Packet"`), or null. Such a frame is an unknown variant [FWD-4]: never processed.
+ */
+export function caseVariantRequestId(body: Uint8Array): bigint | null {
+  try {
+    const v = genericCbor.decode(body) as { type?: unknown; body?: { id?: unknown; data?: unknown; compression?: unknown } };
+    if (typeof v?.type !== 'string' || v.type === 'packet' || v.type.toLowerCase() !== 'packet') return null;
+    const b = v.body;
+    if (!b || b.compression !== 'none' || !(b.data instanceof Uint8Array) || (typeof b.id !== 'bigint' && typeof b.id !== 'number')) return null;
+    const p = decodeRpcPayload(b.data);
+    return p.type === 'request' ? BigInt(b.id) : null;
+  } catch {
+    return null;
+  }
+}
+
 function codeOf(e: unknown): string {
   if (isProtocolError(e)) return e.code;
   throw e;
@@ -160,7 +180,7 @@ export function judgeHandshakeStep(
     // [FRM-3] [FRM-4] an over-limit (or empty) handshake frame closes the connection, at the
     // prefix: not after waiting for the body until the handshake timeout ends the connection
     const code = codeOf(e);
-    return end({ end: 'close', reason: `handshake frame refused at the prefix (${code})`, rule: 'FRM-4', ...(code === 'FRAME_TOO_LARGE' ? { beforeHandshakeTimeout: true } : {}) });
+    return end({ end: 'close', reason: `handshake frame refused at the prefix (${code})`, rule: code === 'FRAME_EMPTY' ? 'FRM-2' : 'FRM-4', ...(code === 'FRAME_TOO_LARGE' ? { beforeHandshakeTimeout: true } : {}) });
   }
   if (bodies.length === 0) {
     // [HS-6] a router closes a connection whose handshake has not completed within its handshake
@@ -245,6 +265,8 @@ export function judgeSession(targetRole: TargetRole, caps: Capabilities, steps: 
   let shutdownId: bigint | undefined;
   /** Step of the first unknown variant with a body [FWD-5], if any. */
   let fwd5At: number | undefined;
+  /** Requests inside unknown variants that differ from a known one only in letter case [FWD-4]. */
+  const never: Array<{ id: bigint; rule: string }> = [];
   /** Whether the decoder was between frames before the previous step. */
   let prevStartedAtBoundary = false;
   for (let i = firstIndex; i < steps.length; i++) {
@@ -255,7 +277,7 @@ export function judgeSession(targetRole: TargetRole, caps: Capabilities, steps: 
       // [FRM-8] the stream ends inside a frame: the partial frame is discarded unprocessed (a request
       // inside it is never answered) and the connection is closed; earlier requests may be answered
       const id = prevStartedAtBoundary ? truncatedPacketId(steps[i - 1]) : null;
-      return { end: 'close', mustAnswer: [], mayAnswer: earlier, reason: 'the stream ended inside a frame', rule: 'FRM-8', decidedAt: i, partialFrame: true, ...(id !== null ? { neverAnswer: [id] } : {}) };
+      return { end: 'close', mustAnswer: [], mayAnswer: earlier, reason: 'the stream ended inside a frame', rule: 'FRM-8', decidedAt: i, partialFrame: true, ...(id !== null ? { neverAnswer: [...never, { id, rule: 'FRM-8' }] } : never.length ? { neverAnswer: never } : {}) };
     }
     prevStartedAtBoundary = !dec.inFrame;
     let bodies: Uint8Array[];
@@ -275,6 +297,9 @@ export function judgeSession(targetRole: TargetRole, caps: Capabilities, steps: 
         // reference closes: from here on the end is open or closed, later frames are judged as usual
         if (code === 'SCHEMA_UNKNOWN_VARIANT_WITH_BODY') {
           fwd5At ??= i;
+          // [FWD-4] "Packet" is not packet: a request inside it must never be answered
+          const id = caseVariantRequestId(body);
+          if (id !== null) never.push({ id, rule: 'FWD-4' });
           continue;
         }
         return stop(i, 'close', `frame does not decode (${code})`, 'DATA-5');
@@ -357,7 +382,7 @@ export function judgeSession(targetRole: TargetRole, caps: Capabilities, steps: 
     }
   }
   if (fwd5At !== undefined) {
-    return { end: 'any', mustAnswer: [], mayAnswer: [...must, ...may], reason: 'unknown variant with a body (FWD-5: SHOULD ignore; closing is allowed)', rule: 'FWD-5', decidedAt: fwd5At };
+    return { end: 'any', mustAnswer: [], mayAnswer: [...must, ...may], reason: 'unknown variant with a body (FWD-5: SHOULD ignore; closing is allowed)', rule: 'FWD-5', decidedAt: fwd5At, ...(never.length ? { neverAnswer: never } : {}) };
   }
   if (shutdownId !== undefined) {
     const others = [...must].filter((x) => x !== shutdownId);
