@@ -55,23 +55,10 @@ async function codeOf(p: Promise<unknown>): Promise<{ code: string; error: unkno
   return { code: 'RESOLVED', error: null };
 }
 
-/** A raw client: sends `bytes`, collects decoded frames until the peer closes or `ms` elapse. */
+/** A raw client: sends `bytes`, returns the frames received until the peer closes or `ms` elapse. */
 async function rawExchange(address: string, bytes: Uint8Array[], ms: number): Promise<{ frames: WireFrame[]; closed: boolean }> {
-  const path = address.slice('unix:'.length);
-  const s = net.connect({ path });
-  const frames: WireFrame[] = [];
-  const dec = new FrameDecoder({ maxFrameBytes: 1 << 20 });
-  let closed = false;
-  s.on('data', (c: Uint8Array) => {
-    for (const b of dec.push(c)) frames.push(decodeWireFrame(b));
-  });
-  s.on('error', () => undefined);
-  s.on('close', () => (closed = true));
-  await new Promise<void>((r) => s.once('connect', () => r()));
-  for (const b of bytes) s.write(b);
-  const t0 = Date.now();
-  while (!closed && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 10));
-  s.destroy();
+  const { received, closed } = await rawBytes(address, bytes, ms);
+  const frames = new FrameDecoder({ maxFrameBytes: 1 << 20 }).push(received).map((b) => decodeWireFrame(b));
   return { frames, closed };
 }
 
