@@ -8,6 +8,8 @@
  *
  * @module
  */
+import { setMaxListeners } from 'node:events';
+import { ROUTER_MAX_CONCURRENT_HANDSHAKES } from '../src/limits.js';
 import { zstdAvailable, type Capabilities } from '../src/wire/index.js';
 import { CaseContext, DEFAULT_READ_MS, harnessWorkerCaps, type RunConfig, type TargetFacts } from './context.js';
 import { hello as buildHello } from './messages.js';
@@ -234,6 +236,9 @@ class LoadGovernor {
 
 const governor = new LoadGovernor();
 
+/** Listeners a case's signal may hold: one per open connection; the handshake-cap case opens the router's cap + 1 [LIM-3], plus slack for helpers. */
+const CASE_SIGNAL_MAX_LISTENERS = ROUTER_MAX_CONCURRENT_HANDSHAKES + 64;
+
 /** A fair pool of shard ids: least recently released first, so the router has time to free them. */
 class ShardPool {
   private free: number[];
@@ -289,6 +294,9 @@ export async function runCase(def: CaseDef, target: Target, cfg: RunConfig, fact
   if (why) return finish({ outcome: 'skip', message: why });
 
   const controller = new AbortController();
+  // Every connection a case opens listens on its signal until it closes, and a limits case holds
+  // 129 at once [LIM-3]: not a leak, so no MaxListenersExceededWarning (Node warns above 10).
+  setMaxListeners(CASE_SIGNAL_MAX_LISTENERS, controller.signal);
   const ctx = new CaseContext({
     def,
     cfg,
