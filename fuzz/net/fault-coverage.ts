@@ -12,7 +12,8 @@
  * `token`: the peer (router or worker) runs with an auth token (FUZZ_FAULT_TOKEN) and the fuzzer knows it.
  * `strict`: found only with SHOULDs graded as failures (`--strict`, RunOptions.strict: the worker
  * handshake checks [HS-10] [HS-15] [HS-17], tolerance of lenient CBOR [CBOR-10] and of unit variants
- * with body null [CBOR-13]); without it the oracle allows both behaviours.
+ * with body null [CBOR-13], the router's reject texts [HS-16], the worker's own offer [NEG-5] and the
+ * sender choices [CHK-9] [CMP-5] [CMP-9]); without it the oracle allows both behaviours.
  * `quick`: in the default test run (a representative subset, every fault of issue #6's open gap);
  * FUZZ_ALL_FAULTS=1 runs them all.
  *

@@ -102,7 +102,8 @@ export interface RunOptions {
   /**
    * Grade SHOULDs as failures (`--strict`, as in the conformance suite): the worker handshake checks
    * [HS-10] [HS-15] [HS-17] and tolerance of lenient CBOR [CBOR-10] and of unit variants with body
-   * null [CBOR-13]. Default false: both behaviours are allowed (the Rust worker follows none of the three handshake checks).
+   * null [CBOR-13]; the reject texts [HS-16], the worker's offer [NEG-5] [NEG-6] and the sender choices
+   * [CHK-9] [CMP-5] [CMP-9] of what the target sends. Default false: both behaviours are allowed (the Rust worker follows none of the three handshake checks).
    */
   strict?: boolean;
   /** Worker targets: the worker's handshake timeout, ms [HS-17] (default: what the target knows; 0 = unknown, no silent cases). */
