@@ -221,7 +221,8 @@ export function offerViolation(names: readonly string[]): string | null {
   if (names.includes('unknown')) return `the worker's compression offer lists "unknown" (a sanitized offer removes it) [NEG-5]`;
   if (!names.includes('none')) return `the worker's compression offer lacks "none" (a sanitized offer appends it) [NEG-5]`;
   const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup !== undefined) return `the worker's compression offer lists an algorithm twice (${JSON.stringify(dup.slice(0, 32))}) [NEG-6]`;
+  // only names we know are quoted: the rest is the target's text
+  if (dup !== undefined) return `the worker's compression offer lists an algorithm twice${dup === 'none' || dup === 'zstd' ? ` (${dup})` : ''} [NEG-6]`;
   return null;
 }
 
