@@ -67,7 +67,7 @@ function addTargetOptions(cmd: Command): Command {
     .option('--target <addr>', 'router: its address; worker: the address to listen on for the worker')
     .option('--spawn <cmd>', 'command starting the target ({address} and, for workers, {shard} are substituted)')
     .option('--shard <n>', 'shard id used in Hello / for spawned workers', intArg('--shard', 0, 0xffffffff), 0)
-    .option('--auth-token-file <file>', 'auth token the router expects (router targets)')
+    .option('--auth-token-file <file>', 'auth token the router expects (router targets) or the worker was given (worker targets: it must never come back [SEC-2])')
     .option('--auth-token-env <var>', 'environment variable holding the auth token')
     .addOption(new Option('--auth-token <value>', 'refused: tokens never go on the command line').hideHelp())
     .option('--tls-ca <file>', 'CA bundle (PEM) to verify a tcp+tls target')
@@ -196,7 +196,7 @@ export function registerFuzzCommands(program: Command): void {
       .option('--keep-going', 'continue after a failure')
       .option('--offline', 'run the offline codec properties instead of a live target')
       .option('--json', 'print the summary as JSON on stdout')
-      .option('--strict', "SHOULDs fail the run: a worker's handshake checks (refuse an invalid or other shard's Welcome [HS-10] [HS-15]) and tolerance of lenient CBOR [CBOR-10] and of unit variants with body null [CBOR-13]"),
+      .option('--strict', "SHOULDs fail the run: a worker's handshake checks (refuse an invalid or other shard's Welcome [HS-10] [HS-15]) and tolerance of lenient CBOR [CBOR-10] and of unit variants with body null [CBOR-13]; the reject texts [HS-16], a worker's own offer [NEG-5] [NEG-6] and the sender choices chunk size [CHK-9], compression [CMP-5] and zstd header [CMP-9]"),
   ).action(async (o: TargetFlags & { seed?: string; duration: number; maxCases?: number; out: string; lanes?: string; actions?: string; shrink: boolean; keepGoing?: boolean; offline?: boolean; json?: boolean; strict?: boolean }, cmd: Command) => {
     const seed = o.seed ?? String(randomSeed());
     try {

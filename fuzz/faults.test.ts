@@ -55,13 +55,13 @@ describe.concurrent('the fuzzer finds each listed reference fault within its def
       const token = c.token ? FUZZ_FAULT_TOKEN : undefined;
       const target = router
         ? await inProcessRouter({ faults: [fault], shards: [0, 1, 2, 3, 4, 5, 6, 7], ...(token ? { authToken: token } : {}) })
-        : await inProcessWorker({ faults: [fault] });
+        : await inProcessWorker({ faults: [fault], ...(token ? { authToken: token } : {}) });
       try {
         const r = await runNetworkCampaign({
           target,
           seed,
           durationMs: DEFAULT_BUDGET_MS,
-          run: { ...DEFAULT_RUN_OPTIONS, deadlineMs: 1200, authToken: router ? (token ?? null) : null, ...(c.strict ? { strict: true } : {}) },
+          run: { ...DEFAULT_RUN_OPTIONS, deadlineMs: 1200, authToken: token ?? null, ...(c.strict ? { strict: true } : {}) },
           lanes: router ? [0, 1, 2, 3, 4, 5, 6, 7] : [0, 1, 2, 3],
           shrink: false,
           log: () => {},

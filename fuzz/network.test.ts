@@ -18,6 +18,7 @@ import { expectedHandshake, judgeHandshakeStep, judgeSession, type FuzzStep, typ
 import { loadRegression, stepsFromJson, stepsToJson, validateRegression } from './net/regression.js';
 import { DEFAULT_RUN_OPTIONS, executeCase, type FuzzTarget } from './net/runner.js';
 import { ddmin } from './net/shrink.js';
+import { chunkSizeViolation, compressionChoiceViolation, frameEncodingViolation, offerViolation, offeredCompressionNames, payloadEncodingViolation, readEncoderForm, rejectTextViolation, zstdHeaderViolation } from './net/target-checks.js';
 import { inProcessRouter, inProcessWorker, routerAt } from './net/targets.js';
 import { tokenFor } from './net/generate.js';
 import net from 'node:net';
@@ -275,6 +276,128 @@ describe('the target\'s own requests [ID-1] [ID-2] [ID-4] (a stand-in router, li
     } finally {
       await target.close();
       await server.close();
+    }
+  });
+});
+
+describe('oracle: what the target itself sends (literal frames)', () => {
+  // {"type":"packet","body":{"id":1,"compression":"none","data":h''}}
+  const PACKET = 'a26474797065667061636b657464626f6479a3626964016b636f6d7072657373696f6e646e6f6e65646461746140';
+  const packetOf = (hex: string): Uint8Array => fromHex(hex);
+  const decodedPacket = { type: 'packet' as const, body: { id: 1n, compression: 'none' as const, data: new Uint8Array(0) } };
+
+  it('[CBOR-1] the canonical packet passes; a non-shortest id, an indefinite map, a tag are not the encoder form', () => {
+    expect(readEncoderForm(packetOf(PACKET)).problem).toBeNull();
+    expect(frameEncodingViolation(packetOf(PACKET), decodedPacket)).toBeNull();
+    // id 1 as 1a 00000001
+    const wideId = PACKET.replace('62696401', '6269641a00000001');
+    expect(frameEncodingViolation(packetOf(wideId), decodedPacket)).toMatch(/shortest form at byte 22\) \[CBOR-1\]$/);
+    // the envelope as an indefinite map (bf ... ff)
+    const indefinite = 'bf' + PACKET.slice(2) + 'ff';
+    expect(frameEncodingViolation(packetOf(indefinite), decodedPacket)).toMatch(/indefinite length at byte 0\) \[CBOR-1\]$/);
+    // the body tagged 55799 (d9 d9f7)
+    const tagged = PACKET.replace('64626f6479a3', '64626f6479d9d9f7a3');
+    expect(frameEncodingViolation(packetOf(tagged), decodedPacket)).toMatch(/a tag at byte \d+\) \[CBOR-1\]$/);
+    expect(readEncoderForm(fromHex('20')).problem).toMatch(/negative integer/);
+    expect(readEncoderForm(fromHex('f7')).problem).toMatch(/undefined/);
+    expect(readEncoderForm(fromHex('fb3ff8000000000000')).problem).toMatch(/float/);
+    expect(readEncoderForm(fromHex('a10100')).problem).toMatch(/not a text string/);
+  });
+
+  it('[CBOR-3] body before type re-encodes differently; unknown keys and unknown variants are not compared', () => {
+    // {"body":{...},"type":"packet"}: valid for a decoder [CBOR-10], not what an encoder emits
+    const bodyFirst = 'a264626f6479a3626964016b636f6d7072657373696f6e646e6f6e656464617461406474797065667061636b6574';
+    expect(frameEncodingViolation(packetOf(bodyFirst), decodedPacket)).toMatch(/not the canonical encoding .*\[CBOR-3\]$/);
+    // an unknown key "x_future": 7 at the end of the body (a later version's field): the form is fine, no layout check
+    const unknownKey = PACKET.replace('a3626964', 'a4626964') + '68785f66757475726507';
+    expect(frameEncodingViolation(packetOf(unknownKey), decodedPacket)).toBeNull();
+    // {"type":"future_frame"} decodes to the unknown variant: form only
+    expect(frameEncodingViolation(fromHex('a164747970656c6675747572655f6672616d65'), { type: 'unknown' })).toBeNull();
+    // {"type":"cancel"} as a payload
+    expect(payloadEncodingViolation(fromHex('a1647479706566' + '63616e63656c'), { type: 'cancel' })).toBeNull();
+  });
+
+  it('[HS-16] Reject messages: the table texts for the code pass, other texts fail', () => {
+    const hello: WorkerHello = { shard_id: 9, auth_token: null, supported_versions: { min: { major: 3, minor: 0 }, max: { major: 3, minor: 0 } }, capabilities: { ...CAPS, max_frame_len: 0 }, cached_index_info: null, worker_build: null };
+    expect(rejectTextViolation({ code: 'invalid_request', message: 'invalid worker capability limits: max_frame_len=0, max_packet_len=4096' }, hello)).toBeNull();
+    expect(rejectTextViolation({ code: 'invalid_request', message: 'unknown shard 9' }, hello)).toBeNull();
+    expect(rejectTextViolation({ code: 'invalid_request', message: 'shard 9 already has a connected worker' }, hello)).toBeNull();
+    expect(rejectTextViolation({ code: 'unauthorized', message: 'authentication failed' }, hello)).toBeNull();
+    expect(rejectTextViolation({ code: 'unsupported_version', message: 'unsupported protocol version' }, hello)).toBeNull();
+    expect(rejectTextViolation({ code: 'internal', message: 'anything at all' }, hello)).toBeNull();
+    expect(rejectTextViolation({ code: 'unauthorized', message: 'handshake rejected (unauthorized)' }, hello)).toMatch(/\[HS-16\]$/);
+    expect(rejectTextViolation({ code: 'unsupported_version', message: 'authentication failed' }, hello)).toMatch(/\[HS-16\]$/);
+    // the received text is never quoted (it may carry a token [SEC-2])
+    expect(rejectTextViolation({ code: 'unauthorized', message: 'bad token s3cret' }, hello)).not.toContain('s3cret');
+  });
+
+  it('[NEG-5] [NEG-6] the worker offer: no "unknown", "none" present, no duplicate; names we do not know are allowed', () => {
+    const helloWith = (list: string[]): Uint8Array => {
+      const body = encodeWireFrame({ type: 'hello', body: { shard_id: 0, auth_token: null, supported_versions: { min: { major: 3, minor: 0 }, max: { major: 3, minor: 0 } }, capabilities: { ...CAPS, supported_compression: ['none'] }, cached_index_info: null, worker_build: null } });
+      // swap the literal ["none"] (81 64 6e6f6e65) for the list as sent
+      const items = list.map((n) => Buffer.concat([Buffer.from([0x60 + n.length]), Buffer.from(n)]));
+      return fromHex(Buffer.from(body).toString('hex').replace('81646e6f6e65', Buffer.concat([Buffer.from([0x80 + list.length]), ...items]).toString('hex')));
+    };
+    expect(offeredCompressionNames(helloWith(['zstd', 'none']))).toEqual(['zstd', 'none']);
+    expect(offerViolation(offeredCompressionNames(helloWith(['zstd', 'none']))!)).toBeNull();
+    expect(offerViolation(offeredCompressionNames(helloWith(['brotli', 'none']))!)).toBeNull();
+    expect(offerViolation(offeredCompressionNames(helloWith(['zstd', 'none', 'unknown', 'zstd']))!)).toMatch(/"unknown".*\[NEG-5\]$/);
+    expect(offerViolation(offeredCompressionNames(helloWith(['zstd']))!)).toMatch(/lacks "none" .*\[NEG-5\]$/);
+    expect(offerViolation(offeredCompressionNames(helloWith(['none', 'zstd', 'none']))!)).toMatch(/twice .*\[NEG-6\]$/);
+  });
+
+  it('[CMP-5] zstd only for payloads of 1024 bytes and up, only when shorter; [CMP-9] the frame header declares the content size, no dictionary', () => {
+    expect(compressionChoiceViolation(2000, 20)).toBeNull();
+    expect(compressionChoiceViolation(1023, 20)).toMatch(/below 1024 bytes\) \[CMP-5\]$/);
+    expect(compressionChoiceViolation(1500, 1500)).toMatch(/not shorter\) \[CMP-5\]$/);
+    // 28b52ffd, FHD 60 (single segment, 2-byte content size): d0 06 = 0x06d0 + 256 = 2000 bytes
+    const header = '28b52ffd60d0064d0000';
+    expect(zstdHeaderViolation(fromHex(header), 2000)).toBeNull();
+    expect(zstdHeaderViolation(fromHex(header), 2001)).toMatch(/declares 2000 content bytes .*\[CMP-9\]$/);
+    // FHD 00: no content size, a window descriptor
+    expect(zstdHeaderViolation(fromHex('28b52ffd00580000'), 2000)).toMatch(/does not declare the content size \[CMP-9\]$/);
+    // FHD 61: a 1-byte dictionary id
+    expect(zstdHeaderViolation(fromHex('28b52ffd6107d0060000'), 2000)).toMatch(/dictionary \[CMP-9\]$/);
+    expect(zstdHeaderViolation(fromHex('0102030405060708'), 2000)).toMatch(/\[CMP-9\]$/);
+  });
+
+  it('[CHK-9] chunk data sizes against the codec\'s own split: 768 then the rest under max_frame_len 1024', () => {
+    expect(chunkSizeViolation(1n, 'none', [768, 291], 1024)).toBeNull();
+    expect(chunkSizeViolation(1n, 'none', [384, 384, 146, 145], 1024)).toMatch(/reference split is 768,291 \[CHK-9\]$/);
+    // data that fits one Packet: whether to chunk at all is not this rule's
+    expect(chunkSizeViolation(1n, 'none', [50, 50], 1024)).toBeNull();
+  });
+});
+
+describe.skipIf(!zstdAvailable())('oracle: a token inside a zstd-compressed packet [SEC-2] (a stand-in router, literal frames)', () => {
+  it('is found after decompression, and never quoted', async () => {
+    const token = 'stand-in-Token-42';
+    const BIG_CAPS: Capabilities = { ...CAPS, max_frame_len: 65_536, max_packet_len: 65_536 };
+    const welcome = encodeWireFrame({ type: 'welcome', body: { worker_id: 1, shard_id: 0, revision: 0n, chosen_version: { major: 3, minor: 0 }, chosen_capabilities: BIG_CAPS } });
+    // a request naming the token in a file path, with 2000 hex digits of noise: zstd Huffman-codes
+    // the literals, so the token is not visible in the compressed bytes
+    let x = 0x9e3779b9;
+    const noise = Array.from({ length: 1000 }, () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0), (x >>> 24).toString(16).padStart(2, '0'))).join('');
+    const payload = encodeRpcPayload({ type: 'request', body: { type: 'load_files', revision: 0n, files: [{ path: token, text: noise }] } });
+    const packet = encodeWireFrame({ type: 'packet', body: { id: 2n, compression: 'zstd', data: zstdCompress(payload) } });
+    expect(Buffer.from(packet).includes(token)).toBe(false);
+    const dir = mkdtempSync(join(tmpdir(), 'ncfz-standin-'));
+    const path = join(dir, 'r.sock');
+    const server = net.createServer((s) => {
+      s.on('error', () => undefined);
+      s.once('data', () => s.write(Buffer.concat([framed(welcome), framed(packet)])));
+    });
+    await new Promise<void>((r) => server.listen(path, r));
+    const target = routerAt(`unix:${path}`);
+    try {
+      const hello = frame(encodeWireFrame({ type: 'hello', body: { shard_id: 0, auth_token: token, supported_versions: { min: { major: 3, minor: 0 }, max: { major: 3, minor: 0 } }, capabilities: BIG_CAPS, cached_index_info: null, worker_build: null } }), 'hello');
+      const r = await executeCase(target, { ...DEFAULT_RUN_OPTIONS, deadlineMs: 500, authToken: token }, { steps: [hello] });
+      expect(r.failure).toMatchObject({ kind: 'target-violation', rule: 'SEC-2' });
+      expect(JSON.stringify(r.failure)).not.toContain(token);
+    } finally {
+      await target.close();
+      await new Promise<void>((r) => server.close(() => r()));
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

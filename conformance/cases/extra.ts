@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { REJECT_MESSAGES } from '../../src/engine/negotiation.js';
 import { zstdCompress } from '../../src/wire/index.js';
 import { CMap, CRaw, cbor, concatBytes, lengthPrefix, type CValue } from '../cbor.js';
 import type { CaseContext, WorkerConn } from '../context.js';
@@ -267,12 +268,13 @@ const shared: CaseDef[] = [
 
 // ---------------------------------------------------------------------------- router only
 
+// [HS-16] the reject table (one copy, src/engine/negotiation.ts), filled in with the Hellos sent below
 const REJECT_TEXT: Record<string, (ctx: CaseContext) => string> = {
-  limits: () => 'invalid worker capability limits: max_frame_len=0, max_packet_len=67108864',
-  auth: () => 'authentication failed',
-  version: () => 'unsupported protocol version',
-  compression: () => 'handshake failed: no common compression algorithm',
-  unknown: (ctx) => `unknown shard ${ctx.cfg.unknownShard}`,
+  limits: () => REJECT_MESSAGES.limits(0, 67108864),
+  auth: () => REJECT_MESSAGES.auth(),
+  version: () => REJECT_MESSAGES.version(),
+  compression: () => REJECT_MESSAGES.compression(),
+  unknown: (ctx) => REJECT_MESSAGES.unknownShard(ctx.cfg.unknownShard),
 };
 
 const router: CaseDef[] = [

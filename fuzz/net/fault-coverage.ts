@@ -9,10 +9,11 @@
  * negotiated frame limit, a receiver that skips one check is often caught by the check next to it:
  * the reference's chunk shim (accepts-33-streams, -oversize-reassembly, -unnegotiated-chunks)
  * relaxes every chunk check at once, one-frame-per-read drops whatever followed in the same read).
- * `token`: the router runs with an auth token (FUZZ_FAULT_TOKEN) and the fuzzer knows it.
+ * `token`: the peer (router or worker) runs with an auth token (FUZZ_FAULT_TOKEN) and the fuzzer knows it.
  * `strict`: found only with SHOULDs graded as failures (`--strict`, RunOptions.strict: the worker
  * handshake checks [HS-10] [HS-15] [HS-17], tolerance of lenient CBOR [CBOR-10] and of unit variants
- * with body null [CBOR-13]); without it the oracle allows both behaviours.
+ * with body null [CBOR-13], the router's reject texts [HS-16], the worker's own offer [NEG-5] and the
+ * sender choices [CHK-9] [CMP-5] [CMP-9]); without it the oracle allows both behaviours.
  * `quick`: in the default test run (a representative subset, every fault of issue #6's open gap);
  * FUZZ_ALL_FAULTS=1 runs them all.
  *
@@ -148,20 +149,22 @@ export const FAULT_COVERAGE: Readonly<Record<string, FaultCoverage>> = {
   'worker-rejects-unknown-keys': { kinds: ['unexpected-close'], rules: ['FWD-1', 'CBOR-13'] },
   'worker-strict-decoder': { kinds: ['unexpected-close'], rules: ['CBOR-10', 'CBOR-13', 'FWD-1', 'DATA-6'], strict: true },
   'worker-no-shutdown-response': { kinds: ['missing-response', 'unexpected-close'], rules: ['DATA-8', 'DATA-1', 'DATA-6'] },
+  'router-noncanonical-encoding': { kinds: ['target-violation'], rules: ['CBOR-1'] },
+  'worker-noncanonical-encoding': { kinds: ['target-violation'], rules: ['CBOR-1'] },
+  'router-nonstandard-reject-texts': { kinds: ['wrong-reject'], rules: ['HS-16'], strict: true },
+  'worker-unsanitized-offer': { kinds: ['target-violation'], rules: ['NEG-5'], strict: true },
+  'worker-error-echoes-token': { kinds: ['target-violation'], rules: ['SEC-2'], token: true },
+  'worker-chunk-size-not-reference': { kinds: ['target-violation'], rules: ['CHK-9'], strict: true },
+  'worker-compresses-small-payloads': { kinds: ['target-violation'], rules: ['CMP-5'], strict: true, quick: true },
+  'worker-zstd-without-content-size': { kinds: ['target-violation'], rules: ['CMP-9'], strict: true },
 };
 
 const TLS =
   "TLS-only: the network fuzzer speaks over the target's own transport and never varies the TLS handshake; covered by the conformance TLS tier (router.tls.* / worker.tls.*)";
 const CAP =
   'needs 129 concurrent half-open connections, not a per-case input; covered by the opt-in limits tier (router.limits.*, --limits)';
-const ENC =
-  'the reader decodes what the target sends but does not compare it with the canonical serde_cbor encoding [CBOR-1]; covered by the conformance encoding cases';
-const TEXT =
-  'the oracle checks Reject codes, not message texts [HS-16]; covered by the conformance handshake cases';
 const LOG =
   "not on the wire (log output / process title); covered by the conformance cases that read the peer's log";
-const SENDER =
-  'a sender-side encoding choice (chunk size [CHK-9], compression threshold [CMP-5], zstd frame header [CMP-9]) that the reader accepts as valid; covered by the conformance data-plane cases';
 const ANSWERS =
   "needs the fuzzer to answer or cancel the router's calls and check the pairing; it never answers (every router request stays in flight for the [ID-4] check); covered by the conformance router cases with the stimulus";
 const SHOULD =
@@ -182,8 +185,6 @@ const LEGACY =
   'the fuzzer never sends a legacy v2 Hello [HS-12]; covered by the conformance legacy-hello case (and fuzz/legacy-screening.test.ts for the screening)';
 const SLOW =
   "needs a slow request for a cancel to race (the reference answers the fuzzer's requests at once); covered by the conformance cancel cases";
-const OFFER =
-  "the fuzzer does not judge the worker's own offer [NEG-5]; covered by the conformance worker handshake cases";
 const ORDER =
   "the chosen list's order is the router's configured preference, which the fuzzer (as worker) cannot know; covered by the conformance negotiation cases";
 const SHARDNOTE =
@@ -192,8 +193,6 @@ const OFFBYONE =
   'a frame of exactly max_frame_len + 1 bytes is rare in the case mix: found by some seeds only (seed 7: case 168), not within 60 s by others (seed 11); covered by the conformance framing case for FRM-3';
 const RESPONSEWAIT =
   "needs the router's response wait [LIM-5] (the reference router waits 10 minutes; the fuzzer never answers, but its cases last seconds); covered by the limits tier's router.limits.response-wait-bounded";
-const TOKENW =
-  "needs a worker configured with a token and an error response carrying it; the in-process fuzz targets run the worker without a token; covered by the conformance case that checks the worker's errors [SEC-2]";
 
 /** Faults the network fuzzer does not find, and why (reviewed: each names what would be needed and where the rule is covered instead). */
 export const FAULT_EXEMPTIONS: Readonly<Record<string, string>> = {
@@ -208,14 +207,8 @@ export const FAULT_EXEMPTIONS: Readonly<Record<string, string>> = {
   'worker-tls-allows-tls-1-1': TLS,
   'worker-tls-plaintext-fallback': TLS,
   'router-no-handshake-cap': CAP,
-  'router-noncanonical-encoding': ENC,
-  'worker-noncanonical-encoding': ENC,
-  'router-nonstandard-reject-texts': TEXT,
   'worker-logs-token': LOG,
   'worker-token-in-process-title': LOG,
-  'worker-chunk-size-not-reference': SENDER,
-  'worker-compresses-small-payloads': SENDER,
-  'worker-zstd-without-content-size': SENDER,
   'router-accepts-mismatched-response': ANSWERS,
   'router-matches-responses-in-order': ANSWERS,
   'router-swaps-responses': ANSWERS,
@@ -248,9 +241,7 @@ export const FAULT_EXEMPTIONS: Readonly<Record<string, string>> = {
   'router-no-legacy-v2-error': LEGACY,
   'worker-ignores-cancel': SLOW,
   'worker-honours-unnegotiated-cancel': SLOW,
-  'worker-unsanitized-offer': OFFER,
   'router-compression-in-worker-order': ORDER,
   'router-adds-unoffered-none': ORDER,
   'router-ignores-wrong-shard-notification': SHARDNOTE,
-  'worker-error-echoes-token': TOKENW,
 };

@@ -530,7 +530,18 @@ export class SessionGenerator {
         // a big request: exercises chunking and compression (when negotiated)
         const file = sampleOf(fileTextArb, rng);
         const size = Math.min(caps.max_packet_len - 256, rng.pick([caps.max_frame_len + 100, 2 * caps.max_frame_len, 3000]));
-        if (size > 0) {
+        // a request with a big answer: one `class` line per symbol of the shard_index (about 45
+        // bytes each in the reference worker's answer), so the target's own chunking [CHK-9] and compression [CMP-5] [CMP-9] show.
+        // At most half of what the target can send (one frame without chunking; the rest of the
+        // index comes from the case's other files): a conforming target answers it.
+        const answerBudget = Math.floor((caps.supports_chunking ? caps.max_packet_len : Math.min(caps.max_frame_len, caps.max_packet_len)) / 2) - 256;
+        if (rng.chance(0.5) && answerBudget >= 1100) {
+          const responseBytes = Math.min(answerBudget, rng.pick([1100, 3 * caps.max_frame_len, 8 * caps.max_frame_len, 40 * caps.max_frame_len, 20_000]));
+          file.path = 'big/B.java';
+          // random names: zstd shrinks the index less, so a compressed answer still needs chunks
+          file.text = Array.from({ length: Math.floor(responseBytes / 45) }, () => `class B${rng.u32().toString(36)} {}`).join('\n');
+          steps = sendable(this.freshId(), { type: 'request', body: { type: 'update_file', revision: 1n, file } }, caps, 'big answer request');
+        } else if (size > 0) {
           file.text = rng.chance(0.5) ? 'a'.repeat(size) : Buffer.from(rng.bytes(Math.floor(size / 2))).toString('hex');
           steps = sendable(this.freshId(), { type: 'request', body: { type: 'update_file', revision: 1n, file } }, caps, 'big request');
         }

@@ -7,12 +7,13 @@
 import type { Duplex } from 'node:stream';
 import { isProtocolError } from '../../src/errors.js';
 import { PRE_HANDSHAKE_MAX_FRAME_BYTES } from '../../src/limits.js';
-import type { Capabilities, RouterWelcome, WireFrame, WorkerHello } from '../../src/wire/model.js';
+import type { Capabilities, CompressionAlgo, RouterWelcome, WireFrame, WorkerHello } from '../../src/wire/model.js';
 import { FrameDecoder, Reassembler, decodeRpcPayload, decodeWireFrame, encodePacketFrames, encodeRpcPayload, encodeWireFrame } from '../../src/wire/index.js';
 import { checkWelcome } from '../../src/engine/negotiation.js';
 import { framed } from '../../conformance/cbor.js';
 import type { Rng } from '../rng.js';
 import { createRng } from '../rng.js';
+import { chunkSizeViolation, compressionChoiceViolation, frameEncodingViolation, offerViolation, offeredCompressionNames, payloadEncodingViolation, rejectTextViolation, zstdHeaderViolation } from './target-checks.js';
 import { SessionGenerator, helloStep, targetParity, welcomeStep, type HandshakeMutation, type HostileAction } from './generate.js';
 import {
   clampLimit,
@@ -101,7 +102,8 @@ export interface RunOptions {
   /**
    * Grade SHOULDs as failures (`--strict`, as in the conformance suite): the worker handshake checks
    * [HS-10] [HS-15] [HS-17] and tolerance of lenient CBOR [CBOR-10] and of unit variants with body
-   * null [CBOR-13]. Default false: both behaviours are allowed (the Rust worker follows none of the three handshake checks).
+   * null [CBOR-13]; the reject texts [HS-16], the worker's offer [NEG-5] [NEG-6] and the sender choices
+   * [CHK-9] [CMP-5] [CMP-9] of what the target sends. Default false: both behaviours are allowed (the Rust worker follows none of the three handshake checks).
    */
   strict?: boolean;
   /** Worker targets: the worker's handshake timeout, ms [HS-17] (default: what the target knows; 0 = unknown, no silent cases). */
@@ -180,6 +182,12 @@ class TargetReader {
   private readonly decoder = new FrameDecoder({ maxFrameBytes: PRE_HANDSHAKE_MAX_FRAME_BYTES });
   private reassembler: Reassembler | null = null;
   private caps: Capabilities | null = null;
+  /** What the target sent per packet id until it is complete, for the sender checks [CHK-9] [CMP-5] [CMP-9]. */
+  private readonly sentPackets = new Map<bigint, { compression: CompressionAlgo; chunkBytes: number[]; head: Uint8Array }>();
+  /** Grade the sender SHOULDs [CHK-9] [CMP-5] [CMP-9] (RunOptions.strict). */
+  strict = false;
+  /** The body of the first frame the target sent (its Hello, for the worker offer check [NEG-5]). */
+  firstBody: Uint8Array | null = null;
   private waiters: Array<() => void> = [];
 
   private readonly targetRole: TargetRole;
@@ -251,6 +259,13 @@ class TargetReader {
       }
       this.frames.push(frame);
       this.frameBytes.push(body.length);
+      this.firstBody ??= body;
+      // [CBOR-1] an encoder emits one form only: re-encoding what decoded gives the same bytes
+      const encoding = frameEncodingViolation(body, frame);
+      if (encoding) {
+        this.violations.push(encoding);
+        break;
+      }
       if (this.caps) this.onSessionFrame(frame);
     }
     this.wake();
@@ -274,6 +289,14 @@ class TargetReader {
       this.violations.push('target used request id 0 [ID-2]');
       return;
     }
+    const id = frame.body.id;
+    let sent = frame.type === 'packet' ? undefined : this.sentPackets.get(id);
+    if (!sent) {
+      sent = { compression: frame.body.compression, chunkBytes: [], head: new Uint8Array(0) };
+      if (frame.type === 'packet_chunk') this.sentPackets.set(id, sent);
+    }
+    sent.chunkBytes.push(frame.body.data.length);
+    if (sent.head.length < 32) sent.head = Buffer.concat([sent.head, frame.body.data.subarray(0, 32 - sent.head.length)]);
     let done: { id: bigint; payload: Uint8Array } | null;
     try {
       done = this.reassembler!.accept(frame);
@@ -283,8 +306,20 @@ class TargetReader {
       return;
     }
     if (!done) return;
+    this.sentPackets.delete(id);
+    const senderIssue = this.senderViolation(frame.type === 'packet_chunk', id, sent, done.payload);
+    if (senderIssue) {
+      this.violations.push(senderIssue);
+      return;
+    }
     try {
       const p = decodeRpcPayload(done.payload, { maxPacketBytes: clampLimit(this.caps!.max_packet_len) });
+      // [CBOR-1] [CBOR-4] the payload too is in the one canonical encoding
+      const encoding = payloadEncodingViolation(done.payload, p);
+      if (encoding) {
+        this.violations.push(encoding);
+        return;
+      }
       if (p.type === 'response') this.responses.set(done.id, (this.responses.get(done.id) ?? 0) + 1);
       else if (p.type === 'request') {
         this.targetRequests++;
@@ -298,6 +333,28 @@ class TargetReader {
     } catch (e) {
       this.violations.push(`target sent an undecodable payload (${isProtocolError(e) ? e.code : 'error'}) [DATA-5]`);
     }
+  }
+
+  /**
+   * A complete packet the target sent: a token hidden from the frame check by compression or a chunk
+   * boundary [SEC-2], and (strict) the sender SHOULDs: chunk sizes [CHK-9], compression only for
+   * payloads of 1024 bytes and up and only when shorter [CMP-5], a zstd frame header with the
+   * content size and no dictionary [CMP-9].
+   */
+  private senderViolation(chunked: boolean, id: bigint, sent: { compression: CompressionAlgo; chunkBytes: number[]; head: Uint8Array }, payload: Uint8Array): string | null {
+    if ((chunked || sent.compression !== 'none') && this.secrets.some((sec) => sec.length >= 4 && Buffer.from(payload.buffer, payload.byteOffset, payload.length).includes(sec))) {
+      return `target echoed an auth token in a ${sent.compression === 'none' ? 'chunked' : 'compressed'} packet [SEC-2]`;
+    }
+    if (!this.strict) return null;
+    if (chunked) {
+      const v = chunkSizeViolation(id, sent.compression, sent.chunkBytes, clampLimit(this.caps!.max_frame_len));
+      if (v) return v;
+    }
+    if (sent.compression === 'zstd') {
+      const dataBytes = sent.chunkBytes.reduce((a, b) => a + b, 0);
+      return compressionChoiceViolation(payload.length, dataBytes) ?? zstdHeaderViolation(sent.head, payload.length);
+    }
+    return null;
   }
 
   /** Wait until `pred()` holds, the connection closes, (by default) the target misbehaves, or `ms` pass. Returns pred(). */
@@ -435,6 +492,7 @@ export async function executeCase(
   const ac = new AbortController();
   const conn = await target.open(ac.signal);
   const reader = new TargetReader(conn.socket, role);
+  reader.strict = opts.strict === true;
   if (role === 'router' && opts.authToken) reader.secrets.push(Buffer.from(opts.authToken, 'utf8'));
   let holder: Holder | null = null;
   const obs: Observation = { handshake: 'not-sent', closed: false, responses: {}, targetViolations: [] };
@@ -459,6 +517,15 @@ export async function executeCase(
       workerHello = first.body;
       // [SEC-2] the worker's own token must never come back in a later frame (its Hello is frame 0)
       if (workerHello.auth_token) reader.secrets.push(Buffer.from(workerHello.auth_token, 'utf8'));
+      // and the token the worker was given (--auth-token-file / --auth-token-env), should its Hello not carry it
+      if (opts.authToken) reader.secrets.push(Buffer.from(opts.authToken, 'utf8'));
+      // [NEG-5] [NEG-6] (SHOULDs, strict) the worker sanitized its own offer
+      const offered = opts.strict ? offeredCompressionNames(reader.firstBody!) : null;
+      const offerIssue = offered ? offerViolation(offered) : null;
+      if (offerIssue) {
+        fail('target-violation', offerIssue.match(/\[([A-Z]+-\d+)\]$/)![1]!, offerIssue);
+        throw new CaseAbort();
+      }
       // [HS-8] nothing may follow the Hello before our Welcome: wait a moment and look
       if (opts.preWelcomeDelayMs) await sleep(opts.preWelcomeDelayMs);
       if (reader.earlyFrames.length) {
@@ -535,6 +602,9 @@ export async function executeCase(
           const hint = answer.body.code === 'unauthorized' && opts.authToken === null ? ' (if the router has a token configured, give it to the fuzzer with --auth-token-file)' : '';
           fail('wrong-reject', rule, `hello answered with Reject ${answer.body.code}; expected ${want}${verdict.decisive ? ` (first failing check: ${verdict.decisive.check}, ${verdict.decisive.why})` : ''}${hint}`);
         }
+        // [HS-16] (a SHOULD, strict) the message is the reject table's text (after the code: a MUST)
+        const textIssue = opts.strict ? rejectTextViolation(answer.body, hello) : null;
+        if (textIssue) fail('wrong-reject', 'HS-16', textIssue);
       } else if (answer.type === 'welcome' && !verdict.welcome) {
         obs.handshake = 'welcome';
         const d = verdict.decisive!;

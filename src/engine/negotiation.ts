@@ -81,6 +81,20 @@ export interface RouterNegotiationConfig {
 
 export type NegotiationOutcome = { kind: 'welcome'; welcome: RouterWelcome } | { kind: 'reject'; reject: HandshakeReject };
 
+/**
+ * The reject table's messages [HS-16] (spec/06-handshake.md "Reject codes and messages"): the Rust
+ * router's texts, one place for the reference router and for the checks of a router's Rejects.
+ */
+export const REJECT_MESSAGES = {
+  limits: (maxFrameLen: number, maxPacketLen: number): string => `invalid worker capability limits: max_frame_len=${maxFrameLen}, max_packet_len=${maxPacketLen}`,
+  auth: (): string => 'authentication failed',
+  version: (): string => 'unsupported protocol version',
+  compression: (): string => 'handshake failed: no common compression algorithm',
+  shardNotAllowed: (): string => 'shard authorization failed',
+  unknownShard: (shardId: number): string => `unknown shard ${shardId}`,
+  shardBusy: (shardId: number): string => `shard ${shardId} already has a connected worker`,
+} as const;
+
 function reject(code: RejectCode, message: string): NegotiationOutcome {
   return { kind: 'reject', reject: { code, message } };
 }
@@ -93,24 +107,21 @@ export function negotiateHello(hello: WorkerHello, config: RouterNegotiationConf
   const w = hello.capabilities;
   // [HS-4] 1. limits first, before auth: a zero limit is an invalid request.
   if (w.max_frame_len === 0 || w.max_packet_len === 0) {
-    return reject(
-      'invalid_request',
-      `invalid worker capability limits: max_frame_len=${w.max_frame_len}, max_packet_len=${w.max_packet_len}`,
-    );
+    return reject('invalid_request', REJECT_MESSAGES.limits(w.max_frame_len, w.max_packet_len));
   }
   // [HS-4] [SEC-1] 2. auth: plain equality; no expected token → the Hello's token is ignored.
   const expected = config.authToken ?? null;
   if (expected !== null && hello.auth_token !== expected) {
-    return reject('unauthorized', 'authentication failed');
+    return reject('unauthorized', REJECT_MESSAGES.auth());
   }
   // [HS-4] [VER-1] 3. version overlap.
   const version = chooseCommonVersion(config.supportedVersions, hello.supported_versions);
-  if (version === null) return reject('unsupported_version', 'unsupported protocol version');
+  if (version === null) return reject('unsupported_version', REJECT_MESSAGES.version());
   // [HS-4] [NEG-3] 4. compression: router order, filtered to known entries the worker offered.
   const r = config.capabilities;
   const compression = r.supported_compression.filter((a) => a !== 'unknown' && w.supported_compression.includes(a));
   if (compression.length === 0) {
-    return reject('invalid_request', 'handshake failed: no common compression algorithm');
+    return reject('invalid_request', REJECT_MESSAGES.compression());
   }
   const capabilities: Capabilities = {
     // [NEG-1] limits are the minimum of both offers.

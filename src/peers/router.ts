@@ -29,7 +29,7 @@ import {
   type NotificationHandler,
   type RouterHandshakeOptions,
 } from '../engine/connection.js';
-import { negotiateHello, sanitizeCapabilities, checkOwnCapabilities } from '../engine/negotiation.js';
+import { negotiateHello, sanitizeCapabilities, checkOwnCapabilities, REJECT_MESSAGES } from '../engine/negotiation.js';
 import { ErrorCodes, ProtocolError, isProtocolError } from '../errors.js';
 import {
   HANDSHAKE_TIMEOUT_MS,
@@ -197,9 +197,9 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
   const admit = (hello: WorkerHello, clientFingerprint: () => string | null): AdmissionDecision => {
     if (!faults.has('router-skips-admission')) {
       // [HS-11] unknown shard / shard already served.
-      if (!shards.has(hello.shard_id)) return { accept: false, code: 'invalid_request', message: `unknown shard ${hello.shard_id}` };
+      if (!shards.has(hello.shard_id)) return { accept: false, code: 'invalid_request', message: REJECT_MESSAGES.unknownShard(hello.shard_id) };
       if (byShard.has(hello.shard_id)) {
-        return { accept: false, code: 'invalid_request', message: `shard ${hello.shard_id} already has a connected worker` };
+        return { accept: false, code: 'invalid_request', message: REJECT_MESSAGES.shardBusy(hello.shard_id) };
       }
       // [SEC-4] when the global list is non-empty or the shard has its own list, the worker's verified
       // client certificate must be allowed for the shard (router-tls-skips-shard-allowlist: never checked).
@@ -212,7 +212,7 @@ export async function startReferenceRouter(opts: ReferenceRouterOptions): Promis
         if (fp === null || !(onGlobal || own?.has(fp) === true)) {
           // The fingerprint is all we log of the certificate: it is what an operator adds to the list.
           logger.log('shard_authorization_failed', { shardId: hello.shard_id, fingerprint: fp ?? 'none' });
-          return { accept: false, code: 'unauthorized', message: 'shard authorization failed' };
+          return { accept: false, code: 'unauthorized', message: REJECT_MESSAGES.shardNotAllowed() };
         }
       }
     }

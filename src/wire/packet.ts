@@ -130,8 +130,11 @@ export function planPacketFrames(id: bigint, payloadBytes: number, opts: PacketO
   return frameLayout(id, 'none', payloadBytes, maxFrame, opts.chunking);
 }
 
-/** The Rust sender's split of `dataBytes` (already compressed or not) into one Packet or PacketChunks. */
-function frameLayout(id: bigint, compression: CompressionAlgo, dataBytes: number, maxFrame: number, chunking: boolean): PlannedPacketFrame[] {
+/**
+ * The Rust sender's split of `dataBytes` (already compressed or not) into one Packet or PacketChunks.
+ * Exported as the reference split a receiver can compare a peer's chunk sizes with [CHK-9].
+ */
+export function frameLayout(id: bigint, compression: CompressionAlgo, dataBytes: number, maxFrame: number, chunking: boolean): PlannedPacketFrame[] {
   // The encoded Packet is always longer than its data: skip one that cannot fit.
   if (dataBytes < maxFrame) {
     const head = encodePacketHead({ type: 'packet', id, compression, dataBytes });
